@@ -1,0 +1,56 @@
+"""The figure scripts of the documentation: their numbers and that they draw."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import numpy as np
+import pytest
+from scipy.special import binom
+
+SCRIPTS = Path(__file__).resolve().parent.parent / "scripts"
+
+
+def load_script(name: str) -> ModuleType:
+    """Import ``scripts/<name>.py`` as a module."""
+    spec = importlib.util.spec_from_file_location(name, SCRIPTS / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("alpha", [0.3, 0.6, 0.9, 1.0])
+def test_gl_weights_equal_binomial_coefficients(alpha: float) -> None:
+    memory = load_script("docs_memory_figure")
+    j = np.arange(1, 201)
+    np.testing.assert_allclose(
+        memory.gl_weight_magnitudes(alpha, j.size), np.abs(binom(alpha, j)), rtol=1e-12, atol=1e-300
+    )
+
+
+def test_gl_weights_decay_as_a_power_law() -> None:
+    memory = load_script("docs_memory_figure")
+    alpha = 0.6
+    w = memory.gl_weight_magnitudes(alpha, 4000)
+    # |w_j| ~ j^(-1-alpha) / |Gamma(-alpha)|: the log-log slope over the far tail
+    slope = np.log(w[3999] / w[1999]) / np.log(4000 / 2000)
+    assert abs(slope - (-1.0 - alpha)) < 1e-3
+
+
+def test_memory_figure_is_drawn(tmp_path: Path) -> None:
+    import matplotlib.image
+
+    memory = load_script("docs_memory_figure")
+    out = memory.draw(tmp_path / "sub" / "kernels.png")
+    image = matplotlib.image.imread(out)
+    assert image.shape[0] > 300 and image.shape[1] > 800
+    assert image[..., :3].std() > 0.05  # not a blank canvas
+
+
+def test_committed_memory_figure_exists() -> None:
+    assert (SCRIPTS.parent / "docs" / "assets" / "memory_kernels.png").is_file()
