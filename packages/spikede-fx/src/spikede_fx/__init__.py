@@ -2,5 +2,18 @@
 
 from spikede_fx.__about__ import __version__
 from spikede_fx._neuron import BaseNeuron
+from spikede_fx._odefunc import ODEFuncFromFX
+from spikede_fx._tracer import (
+    SNNLeafTracer,
+    remove_dead_code,
+    symbolic_trace_leaf_neurons,
+)
 
-__all__ = ["BaseNeuron", "__version__"]
+__all__ = [
+    "BaseNeuron",
+    "ODEFuncFromFX",
+    "SNNLeafTracer",
+    "__version__",
+    "remove_dead_code",
+    "symbolic_trace_leaf_neurons",
+]

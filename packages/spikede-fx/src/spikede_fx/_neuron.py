@@ -53,7 +53,9 @@ class BaseNeuron(nn.Module, abc.ABC):
         self._discrete_state: torch.Tensor | None = None
 
     @abc.abstractmethod
-    def step(self, v: torch.Tensor, current: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def step(
+        self, v: torch.Tensor, current: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """Evaluate the neuron's dynamics at membrane ``v`` driven by ``current``.
 
         Args:
@@ -64,7 +66,9 @@ class BaseNeuron(nn.Module, abc.ABC):
             ``(dv_dt, spike)``: the right-hand side of the membrane equation and the spikes.
         """
 
-    def forward(self, *args: torch.Tensor) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+    def forward(
+        self, *args: torch.Tensor
+    ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
         """Call as ``neuron(v, current)`` (vector field) or ``neuron(current)`` (discrete).
 
         Args:

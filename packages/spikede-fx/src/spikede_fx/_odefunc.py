@@ -1,0 +1,459 @@
+"""``ODEFuncFromFX``: a traced spiking network rewritten as an ODE vector field."""
+
+from __future__ import annotations
+
+import logging
+import numbers
+from collections.abc import Sequence
+from typing import Any
+
+import spikede_interp
+import torch
+from torch import fx, nn
+
+from spikede_fx._neuron import BaseNeuron
+from spikede_fx._surgery import split_graph
+from spikede_fx._timemap import TimeMapper
+from spikede_fx._tracer import remove_dead_code, symbolic_trace_leaf_neurons
+
+__all__ = ["ODEFuncFromFX"]
+
+_log = logging.getLogger(__name__)
+
+_METHODS = tuple(spikede_interp.METHODS)
+
+
+def _check_init(backbone: object, interpolation_method: object) -> None:
+    if not isinstance(backbone, nn.Module):
+        raise TypeError(
+            f"backbone must be a torch.nn.Module; got {type(backbone).__name__}"
+        )
+    if (
+        not isinstance(interpolation_method, str)
+        or interpolation_method not in _METHODS
+    ):
+        raise ValueError(
+            f"interpolation_method must be one of {list(_METHODS)}; got "
+            f"{interpolation_method!r}"
+        )
+
+
+class _ShapeRecorder(fx.Interpreter):
+    """Runs the traced model on one time step, recording each neuron's input shape."""
+
+    def __init__(self, gm: fx.GraphModule, neuron_nodes: set[str]) -> None:
+        super().__init__(gm)
+        self.neuron_nodes = neuron_nodes
+        self.shapes: list[torch.Size] = []
+
+    def run_node(self, n: fx.Node) -> Any:
+        if n.name not in self.neuron_nodes:
+            return super().run_node(n)
+        args, _ = self.fetch_args_kwargs_from_env(n)
+        current = args[0]
+        if not isinstance(current, torch.Tensor):
+            raise TypeError(
+                f"neuron '{n.target}' received a {type(current).__name__}, not a tensor"
+            )
+        self.shapes.append(current.shape)
+        neuron = self.fetch_attr(str(n.target))
+        return neuron(torch.zeros_like(current), current)[1]
+
+
+class ODEFuncFromFX(nn.Module):
+    """A discrete-time spiking network, rewritten into a continuous-time vector field.
+
+    The ``backbone`` is traced with :class:`~spikede_fx.SNNLeafTracer` and its graph is
+    cut after the last neuron call:
+
+    * the **ODE module** (:meth:`get_ode_module`) holds everything up to the last neuron.
+      Each neuron call ``neuron(current)`` becomes ``neuron(v_i, current)`` returning
+      ``(dv_i, spike_i)``, with the membrane ``v_i`` supplied by the solver. The first
+      input of the backbone's ``forward`` is the time-varying input, interpolated at the
+      solver's time from what :meth:`set_inputs` cached; the others (masks, adjacency
+      matrices, ...) are passed unchanged to every evaluation;
+    * the **post-neuron module** (:meth:`get_post_neuron_module`) holds the rest (heads,
+      pooling, voting). It reads the *boundaries*: the tensors computed in the ODE part
+      that the rest uses (often the last neuron's spikes; also skip connections across the
+      last neuron, or the raw input). The solver records them at each step, and
+      :meth:`post` applies the post module to them stacked over time.
+
+    Every call site of a neuron is one integrated state: a neuron module called twice has
+    two states (and appears twice in :attr:`neuron_names`). Parameters are shared with
+    ``backbone``, the only registered submodule (one ``state_dict`` path per parameter);
+    the graph modules are plain attributes kept in sync by ``.to()``/``.cuda()``/``.double()``.
+
+    Attributes:
+        backbone: The wrapped discrete-time model.
+        traced: The traced backbone (dead code removed, neurons kept).
+        ode_gm: The ODE graph module, called as ``ode_gm(*v_mems, x_t, *extra_args,
+            **extra_kwargs)``.
+        post_neuron_module: The post-neuron graph module, called as
+            ``post_neuron_module(*boundaries, *extra_args, **extra_kwargs)`` on one step.
+        neuron_count: Number of neuron calls ``N`` (integrated states).
+        neuron_names: Qualified module name of each neuron call, in execution order.
+        neurons: The neuron module of each call, in the same order.
+        boundary_count: Number ``K`` of boundary tensors returned after the derivatives.
+        boundary_names: Names of the boundary values in the traced graph.
+        input_names: Names of the backbone's inputs; the first is the time-varying one.
+        interpolation_method: How the input is evaluated between samples.
+        x: The cached input ``[T, B, ...]`` (``None`` before :meth:`set_inputs`).
+        x_time: The cached sample times (``None`` before :meth:`set_inputs`).
+        nfe: Number of :meth:`forward` evaluations, cumulative since construction or the
+            last :meth:`reset_nfe` (:meth:`set_inputs` does not reset it).
+
+    Args:
+        backbone: A spiking network whose ``forward(x, *extra)`` takes one time step
+            ``x`` of shape ``[B, ...]`` and calls each neuron as ``neuron(current)``.
+        interpolation_method: ``"linear"``, ``"nearest"``, ``"previous"``, ``"cubic"`` or
+            ``"akima"`` (see :func:`spikede_interp.interpolate`).
+
+    Raises:
+        TypeError: If ``backbone`` is not a module, or a neuron is called other than as
+            ``neuron(current)`` (keyword arguments, several arguments).
+        ValueError: If ``interpolation_method`` is unknown, the backbone calls no neuron,
+            or its output does not depend on the part up to the last neuron.
+        torch.fx.proxy.TraceError: If torch.fx cannot trace the backbone (the message
+            names the line and suggests fixes).
+
+    Example:
+        >>> import torch
+        >>> from torch import nn
+        >>> from spikede_fx import BaseNeuron, ODEFuncFromFX
+        >>> class Leaky(BaseNeuron):
+        ...     def step(self, v, current):
+        ...         spike = (v >= 1.0).to(current.dtype)
+        ...         return current - v, spike
+        >>> net = nn.Sequential(nn.Linear(3, 5), Leaky(), nn.Linear(5, 2))
+        >>> func = ODEFuncFromFX(net)
+        >>> func.neuron_count, func.boundary_count
+        (1, 1)
+        >>> x = torch.randn(4, 8, 3)  # [T, B, features]
+        >>> func.set_inputs(x, torch.arange(4.0))
+        >>> func.infer_state_shapes(x[0])
+        [torch.Size([8, 5])]
+        >>> dv, spikes = func(torch.tensor(0.5), (torch.zeros(8, 5),))
+        >>> dv.shape, spikes.shape
+        (torch.Size([8, 5]), torch.Size([8, 5]))
+        >>> func.post([torch.stack([spikes] * 4)]).shape  # [T, B, classes]
+        torch.Size([4, 8, 2])
+    """
+
+    def __init__(
+        self, backbone: nn.Module, interpolation_method: str = "linear"
+    ) -> None:
+        _check_init(backbone, interpolation_method)
+        super().__init__()
+        self.backbone = backbone
+        traced = remove_dead_code(symbolic_trace_leaf_neurons(backbone))
+        split = split_graph(traced)
+        if not split.boundary_names:
+            raise ValueError(
+                f"the output of {type(backbone).__name__} does not depend on any value "
+                "computed up to its last neuron; there is nothing to integrate"
+            )
+        name = type(backbone).__name__
+        ode_gm = remove_dead_code(fx.GraphModule(traced, split.ode_graph, f"{name}ODE"))
+        post_gm = remove_dead_code(
+            fx.GraphModule(traced, split.post_graph, f"{name}Post")
+        )
+        # Plain attributes: the parameters are registered once, under ``backbone``.
+        object.__setattr__(self, "traced", traced)
+        object.__setattr__(self, "ode_gm", ode_gm)
+        object.__setattr__(self, "post_neuron_module", post_gm)
+        self.neuron_names: list[str] = [str(n.target) for n in split.neuron_nodes]
+        object.__setattr__(
+            self, "neurons", [traced.get_submodule(t) for t in self.neuron_names]
+        )
+        self._neuron_node_names = {n.name for n in split.neuron_nodes}
+        self.neuron_count = len(self.neuron_names)
+        self.boundary_names: list[str] = list(split.boundary_names)
+        self.boundary_count = len(self.boundary_names)
+        self.input_names: list[str] = list(split.input_names)
+        extras = [n for n in traced.graph.nodes if n.op == "placeholder"][1:]
+        self._required_extras = [str(n.target) for n in extras if not n.args]
+        self._extra_defaults = {str(n.target): n.args[0] for n in extras if n.args}
+        self._extra_names = [str(n.target) for n in extras]
+        object.__setattr__(
+            self,
+            "_post_modules",
+            [
+                post_gm.get_submodule(str(n.target))
+                for n in post_gm.graph.nodes
+                if n.op == "call_module"
+            ],
+        )
+        self._time_mapper = TimeMapper()
+        self.interpolation_method = interpolation_method
+        self.x: torch.Tensor | None = None
+        self.x_time: torch.Tensor | None = None
+        self._interpolator: Any = None
+        self._extra_args: tuple[Any, ...] = ()
+        self._extra_kwargs: dict[str, Any] = {}
+        self.nfe = 0
+        if len(set(self.neuron_names)) < self.neuron_count:
+            _log.info(
+                "%s calls a neuron module more than once; each call is a separate state",
+                name,
+            )
+
+    # ------------------------------------------------------------------ bookkeeping
+    def _apply(self, fn: Any, *args: Any, **kwargs: Any) -> ODEFuncFromFX:
+        super()._apply(fn, *args, **kwargs)
+        self._resync_attributes()
+        return self
+
+    def _resync_attributes(self) -> None:
+        """Point the graph modules' ``get_attr`` tensors at the backbone's current ones."""
+        for gm in (self.traced, self.ode_gm, self.post_neuron_module):
+            for node in gm.graph.nodes:
+                if node.op != "get_attr":
+                    continue
+                *prefix, field = str(node.target).split(".")
+                source = self.backbone.get_submodule(".".join(prefix))
+                target = gm.get_submodule(".".join(prefix))
+                if source is not target:
+                    setattr(target, field, getattr(source, field))
+
+    def extra_repr(self) -> str:
+        """Summary shown by ``print(odefunc)``."""
+        return (
+            f"neuron_count={self.neuron_count}, boundary_count={self.boundary_count}, "
+            f"interpolation_method={self.interpolation_method!r}"
+        )
+
+    def _check_extras(
+        self, where: str, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> None:
+        names = self._extra_names
+        if len(args) > len(names):
+            raise TypeError(
+                f"{where}: the backbone takes {len(names)} extra input(s) {names} after x; "
+                f"got {len(args)} extra positional arguments"
+            )
+        unknown = sorted(set(kwargs) - set(names))
+        if unknown:
+            raise TypeError(
+                f"{where}: unknown extra input(s) {unknown}; accepted: {names}"
+            )
+        given = set(names[: len(args)]) | set(kwargs)
+        twice = sorted(set(names[: len(args)]) & set(kwargs))
+        if twice:
+            raise TypeError(
+                f"{where}: extra input(s) {twice} given both by position and name"
+            )
+        missing = [n for n in self._required_extras if n not in given]
+        if missing:
+            raise TypeError(
+                f"{where}: missing extra input(s) {missing} of the backbone"
+            )
+
+    def _positional(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> list[Any]:
+        """All extra inputs by position (defaults filled in), for the interpreter."""
+        values = list(args)
+        for name in self._extra_names[len(args) :]:
+            values.append(
+                kwargs[name] if name in kwargs else self._extra_defaults[name]
+            )
+        return values
+
+    # ------------------------------------------------------------------ public API
+    def set_inputs(
+        self,
+        x: torch.Tensor,
+        x_time: torch.Tensor,
+        *extra_args: Any,
+        **extra_kwargs: Any,
+    ) -> None:
+        """Cache the input sequence and the backbone's extra inputs for the next solve.
+
+        Args:
+            x: Input samples ``[T, B, ...]``.
+            x_time: Their times, ``[T]`` (or per sample, ``[B, T]``), strictly increasing.
+            *extra_args: Further positional inputs of the backbone's ``forward`` (masks,
+                adjacency matrices), passed unchanged to every evaluation.
+            **extra_kwargs: Further keyword inputs of the backbone's ``forward``.
+
+        Raises:
+            TypeError: If the extra inputs do not match the backbone's ``forward``, or
+                ``x``/``x_time`` are not floating-point tensors.
+            ValueError: If ``x``/``x_time`` have incompatible shapes or ``x_time`` is not
+                strictly increasing (checked by :class:`spikede_interp.Interpolator`).
+        """
+        self._check_extras("set_inputs", extra_args, extra_kwargs)
+        self._interpolator = spikede_interp.Interpolator(
+            x, x_time, self.interpolation_method
+        )
+        self.x = x
+        self.x_time = x_time
+        self._extra_args = tuple(extra_args)
+        self._extra_kwargs = dict(extra_kwargs)
+
+    def forward(
+        self, t: float | torch.Tensor, v_mems: Sequence[torch.Tensor]
+    ) -> tuple[torch.Tensor, ...]:
+        """Evaluate the vector field at time ``t`` and membrane states ``v_mems``.
+
+        Args:
+            t: Time (float, 0-d tensor, or ``[B]`` per-sample times).
+            v_mems: One membrane tensor per neuron call, shaped as
+                :meth:`infer_state_shapes` reports.
+
+        Returns:
+            ``(dv_1, ..., dv_N, boundary_1, ..., boundary_K)``.
+
+        Raises:
+            RuntimeError: If :meth:`set_inputs` was not called.
+            ValueError: If ``v_mems`` does not hold :attr:`neuron_count` tensors.
+        """
+        if self._interpolator is None:
+            raise RuntimeError(
+                "call set_inputs(x, x_time) before evaluating the vector field"
+            )
+        if len(v_mems) != self.neuron_count:
+            raise ValueError(
+                f"v_mems must hold {self.neuron_count} membrane tensors (one per neuron "
+                f"call {self.neuron_names}); got {len(v_mems)}"
+            )
+        x_t = self._interpolator(t)
+        self.nfe += 1
+        return self.ode_gm(*v_mems, x_t, *self._extra_args, **self._extra_kwargs)
+
+    def post(
+        self, boundaries: Sequence[torch.Tensor], *extra_args: Any, **extra_kwargs: Any
+    ) -> Any:
+        """Apply the post-neuron module to boundaries stacked over time.
+
+        Each time step is computed on its own ``[B, ...]`` values, as in the per-step
+        model (``flatten(1)``, ``mean(1)``, convolutions, reshapes with the batch size
+        all keep their meaning), by vectorising over time with :func:`torch.func.vmap`;
+        modules that update running statistics in training mode, or that vmap cannot
+        handle (a warning says so), are run in a loop over time steps instead.
+
+        Args:
+            boundaries: :attr:`boundary_count` tensors ``[T, B, ...]``, the boundaries
+                returned by :meth:`forward` stacked over the solver's steps.
+            *extra_args: The backbone's extra inputs; when none are given, those cached
+                by :meth:`set_inputs` are used.
+            **extra_kwargs: Extra keyword inputs, under the same rule.
+
+        Returns:
+            The backbone's output with a leading time axis (``[T, B, C]`` for a linear
+            head); tuple (or other nested) outputs have each tensor stacked over time.
+
+        Raises:
+            ValueError: If ``boundaries`` has the wrong length or inconsistent time axes.
+            TypeError: If a boundary is not a tensor or the extra inputs do not match.
+        """
+        if isinstance(boundaries, torch.Tensor):
+            boundaries = [boundaries] if self.boundary_count == 1 else list(boundaries)
+        if len(boundaries) != self.boundary_count:
+            raise ValueError(
+                f"boundaries must hold {self.boundary_count} tensors {self.boundary_names}; "
+                f"got {len(boundaries)}"
+            )
+        for i, b in enumerate(boundaries):
+            if not isinstance(b, torch.Tensor) or b.dim() < 1:
+                raise TypeError(
+                    f"boundaries[{i}] must be a tensor [T, ...]; got {type(b).__name__}"
+                )
+        steps = {b.shape[0] for b in boundaries}
+        if len(steps) != 1:
+            raise ValueError(
+                f"boundaries must share their time length; got lengths {steps}"
+            )
+        if extra_args or extra_kwargs:
+            self._check_extras("post", extra_args, extra_kwargs)
+        else:
+            extra_args, extra_kwargs = self._extra_args, self._extra_kwargs
+        post = self.post_neuron_module
+
+        def one_step(*step_boundaries: torch.Tensor) -> Any:
+            return post(*step_boundaries, *extra_args, **extra_kwargs)
+
+        return self._time_mapper(one_step, list(boundaries), self._post_modules)
+
+    def set_step_size(self, h: float | torch.Tensor) -> None:
+        """Set the step size ``dt`` of every neuron of the backbone (the solver's step).
+
+        Args:
+            h: Positive step size (a number or a 0-d tensor).
+
+        Raises:
+            TypeError: If ``h`` is neither a real number nor a 0-d tensor.
+            ValueError: If ``h`` is not positive.
+        """
+        if isinstance(h, torch.Tensor):
+            if h.dim() != 0:
+                raise TypeError(
+                    f"h must be a number or a 0-d tensor; got shape {tuple(h.shape)}"
+                )
+            positive = bool(h > 0)
+        elif isinstance(h, numbers.Real) and not isinstance(h, bool):
+            positive = h > 0
+            h = float(h)
+        else:
+            raise TypeError(
+                f"h must be a positive real number; got {type(h).__name__} {h!r}"
+            )
+        if not positive:
+            raise ValueError(f"h must be positive; got {h!r}")
+        for module in self.backbone.modules():
+            if isinstance(module, BaseNeuron):
+                module.dt = h
+
+    def infer_state_shapes(
+        self, x_example: torch.Tensor, *extra_args: Any, **extra_kwargs: Any
+    ) -> list[torch.Size]:
+        """Membrane shape of each neuron call for inputs shaped like ``x_example``.
+
+        Runs the traced backbone once (without gradients, with every module temporarily
+        in eval mode so that no running statistic changes), recording the shape of each
+        neuron's input current; each neuron is evaluated at a zero membrane.
+
+        Args:
+            x_example: One time step of input, ``[B, ...]``.
+            *extra_args: The backbone's extra positional inputs.
+            **extra_kwargs: The backbone's extra keyword inputs.
+
+        Returns:
+            One shape (batch included) per neuron call, in :attr:`neuron_names` order.
+
+        Raises:
+            TypeError: If ``x_example`` is not a tensor or the extra inputs do not match.
+        """
+        if not isinstance(x_example, torch.Tensor):
+            raise TypeError(
+                f"x_example must be a tensor [B, ...]; got {type(x_example).__name__}"
+            )
+        self._check_extras("infer_state_shapes", extra_args, extra_kwargs)
+        modes = {m: m.training for m in self.backbone.modules()}
+        recorder = _ShapeRecorder(self.traced, self._neuron_node_names)
+        try:
+            self.backbone.eval()
+            with torch.no_grad():
+                recorder.run(x_example, *self._positional(extra_args, extra_kwargs))
+        finally:
+            for module, mode in modes.items():
+                module.training = mode
+        return recorder.shapes
+
+    def get_ode_module(self) -> fx.GraphModule:
+        """The ODE graph module; ``print(func.get_ode_module().code)`` shows its code.
+
+        Returns:
+            :attr:`ode_gm`.
+        """
+        return self.ode_gm
+
+    def get_post_neuron_module(self) -> fx.GraphModule:
+        """The post-neuron graph module (one time step; see :meth:`post`).
+
+        Returns:
+            :attr:`post_neuron_module`.
+        """
+        return self.post_neuron_module
+
+    def reset_nfe(self) -> None:
+        """Set the evaluation counter :attr:`nfe` back to zero."""
+        self.nfe = 0
