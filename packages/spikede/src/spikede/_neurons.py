@@ -23,6 +23,8 @@ from spikede._surrogate import Surrogate, get_surrogate
 
 __all__ = ["HardResetLIFNeuron", "IFNeuron", "LIFNeuron", "NoisyLIFNeuron"]
 
+_UNSET = object()  # marks a constructor argument that the neuron type does not have
+
 
 def _check_positive(name: str, value: object) -> float:
     """Return ``value`` as a float after checking it is a finite real number > 0."""
@@ -48,10 +50,10 @@ def _check_neuron_args(
     surrogate: object,
     sharpness: object,
     detach_reset: object,
-    tau: object = None,
+    tau: object = _UNSET,
     learn_tau: object = False,
-    v_reset: object = None,
-    noise_std: object = None,
+    v_reset: object = _UNSET,
+    noise_std: object = _UNSET,
 ) -> tuple[float, Surrogate, float | None]:
     """Validate every constructor argument of a neuron before building anything.
 
@@ -62,15 +64,15 @@ def _check_neuron_args(
     surrogate_module = get_surrogate(surrogate, sharpness)  # raises for bad name/sharpness
     _check_bool("detach_reset", detach_reset)
     _check_bool("learn_tau", learn_tau)
-    tau_value = None if tau is None else _check_positive("tau", tau)
-    if v_reset is not None:
+    tau_value = None if tau is _UNSET else _check_positive("tau", tau)
+    if v_reset is not _UNSET:
         if isinstance(v_reset, bool) or not isinstance(v_reset, Real):
             raise TypeError(f"v_reset must be a real number; got {v_reset!r}")
         if not math.isfinite(float(v_reset)) or float(v_reset) >= threshold_value:
             raise ValueError(
                 f"v_reset must be finite and below threshold={threshold_value}; got {v_reset!r}"
             )
-    if noise_std is not None:
+    if noise_std is not _UNSET:
         if isinstance(noise_std, bool) or not isinstance(noise_std, Real):
             raise TypeError(f"noise_std must be a real number >= 0; got {noise_std!r}")
         if not math.isfinite(float(noise_std)) or float(noise_std) < 0:
@@ -116,7 +118,8 @@ class _ThresholdNeuron(BaseNeuron):
         """Summarise the configuration in the module's repr."""
         parts = []
         if self._tau_value is not None:
-            parts.append(f"tau={float(self.tau):.4g}, learn_tau={self.learn_tau}")
+            tau = self.log_tau.detach().exp().item() if self.learn_tau else self._tau_value
+            parts.append(f"tau={tau:.4g}, learn_tau={self.learn_tau}")
         parts.append(f"threshold={self.threshold}, detach_reset={self.detach_reset}")
         return ", ".join(parts)
 
