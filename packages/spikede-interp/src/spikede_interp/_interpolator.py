@@ -57,7 +57,10 @@ class Interpolator:
 
     Gradients flow to ``x`` (through the precomputed coefficients, so one object can
     serve many queries inside one autograd graph) and, for ``linear``, ``cubic`` and
-    ``akima``, to ``t`` inside the sampled range.
+    ``akima``, to ``t`` inside the sampled range. When ``x`` requires grad, the
+    precomputed coefficients belong to the autograd graph: a second backward through
+    queries of the same object needs ``retain_graph=True`` on the first, or a fresh
+    object per forward pass (cheap: one pass over ``x``).
 
     Args:
         x: Samples ``[T, B, ...]``, real floating point (integer tensors raise
