@@ -13,7 +13,9 @@ METHODS = ["linear", "nearest", "previous", "cubic", "akima"]
 
 def make(shared: bool, method: str, seed: int) -> Interpolator:
     gen = torch.Generator().manual_seed(seed)
-    grid = torch.cumsum(0.2 + torch.rand(3, 7, generator=gen, dtype=torch.float64), dim=1)
+    grid = torch.cumsum(
+        0.2 + torch.rand(3, 7, generator=gen, dtype=torch.float64), dim=1
+    )
     x = torch.randn(7, 3, 2, generator=gen, dtype=torch.float64)
     return Interpolator(x, grid[0] if shared else grid, method)
 
@@ -33,7 +35,9 @@ def test_fullgraph_compile_without_recompiles(method, shared, batched_t):
 
     def as_t(v: float) -> torch.Tensor:
         t = torch.tensor(v, dtype=torch.float64)
-        return t * torch.tensor([1.0, 0.9, 1.2], dtype=torch.float64) if batched_t else t
+        return (
+            t * torch.tensor([1.0, 0.9, 1.2], dtype=torch.float64) if batched_t else t
+        )
 
     compiled(first, as_t(values[0]))
     # a new object built from other samples of the same shapes reuses the graph
@@ -41,7 +45,9 @@ def test_fullgraph_compile_without_recompiles(method, shared, batched_t):
         for interp in (first, second):
             for v in values:
                 t = as_t(v)
-                torch.testing.assert_close(compiled(interp, t), interp(t), rtol=0, atol=0)
+                torch.testing.assert_close(
+                    compiled(interp, t), interp(t), rtol=0, atol=0
+                )
 
 
 @pytest.mark.parametrize("method", ["linear", "akima"])

@@ -25,9 +25,13 @@ def series(draw):
     feats = draw(st.integers(1, 2))
     shared = draw(st.booleans())
     rows = 1 if shared else batch
-    steps = draw(st.lists(st.integers(1, 40), min_size=rows * t_len, max_size=rows * t_len))
+    steps = draw(
+        st.lists(st.integers(1, 40), min_size=rows * t_len, max_size=rows * t_len)
+    )
     start = draw(st.integers(-64, 64))
-    ticks = torch.tensor(steps, dtype=torch.float64).reshape(rows, t_len).cumsum(1) + start
+    ticks = (
+        torch.tensor(steps, dtype=torch.float64).reshape(rows, t_len).cumsum(1) + start
+    )
     grid = ticks / 16.0
     grid = grid[0] if shared else grid
     n = t_len * batch * feats

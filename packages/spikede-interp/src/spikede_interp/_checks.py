@@ -137,9 +137,9 @@ def _check_x_time_values(grid: CheckedGrid) -> None:
             )
 
 
-def check_samples(x: object, x_time: object, method: object) -> tuple[
-    torch.Tensor, CheckedGrid, str
-]:
+def check_samples(
+    x: object, x_time: object, method: object
+) -> tuple[torch.Tensor, CheckedGrid, str]:
     """Check the arguments of :class:`spikede_interp.Interpolator`.
 
     Args:
@@ -187,7 +187,9 @@ def check_query(
         ValueError: ``t`` has a wrong shape or lives on another device.
     """
     if isinstance(t, bool):
-        raise TypeError(f"t must be a float, a 0-d tensor or a [B] tensor; got bool {t}")
+        raise TypeError(
+            f"t must be a float, a 0-d tensor or a [B] tensor; got bool {t}"
+        )
     if isinstance(t, (int, float)):
         return torch.tensor(float(t), dtype=dtype, device=device)
     if not isinstance(t, torch.Tensor):
@@ -195,11 +197,11 @@ def check_query(
             f"t must be a float, a 0-d tensor or a [B] tensor; got {type(t).__name__}"
         )
     if not t.is_floating_point():
-        raise TypeError(
-            f"t must be a real floating-point tensor; got dtype {t.dtype}"
-        )
+        raise TypeError(f"t must be a real floating-point tensor; got dtype {t.dtype}")
     if t.device != device:
-        raise ValueError(f"t must be on the device of x ({device}); got device {t.device}")
+        raise ValueError(
+            f"t must be on the device of x ({device}); got device {t.device}"
+        )
     if not (t.dim() == 0 or (t.dim() == 1 and t.shape[0] == batch)):
         raise ValueError(
             f"t must be a float, a 0-d tensor or a tensor of shape [B] = ({batch},); got "

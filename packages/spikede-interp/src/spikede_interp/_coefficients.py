@@ -33,7 +33,9 @@ def linear_coefficients(x: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
     return torch.stack((x[:-1], secant_slopes(x, h)), dim=2)
 
 
-def catmull_rom_slopes(x: torch.Tensor, knots: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
+def catmull_rom_slopes(
+    x: torch.Tensor, knots: torch.Tensor, h: torch.Tensor
+) -> torch.Tensor:
     """Return node tangents of the (non-uniform) Catmull-Rom spline, ``[T, B, F]``.
 
     Interior tangents are central finite differences over two intervals,
@@ -84,7 +86,9 @@ def akima_slopes(x: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
     return torch.where(defined, weighted, mean)
 
 
-def hermite_coefficients(x: torch.Tensor, slopes: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
+def hermite_coefficients(
+    x: torch.Tensor, slopes: torch.Tensor, h: torch.Tensor
+) -> torch.Tensor:
     """Return ``[T - 1, B, 4, F]`` coefficients of the cubic Hermite interpolant.
 
     On each interval the cubic matches the samples and the node ``slopes`` at both ends.

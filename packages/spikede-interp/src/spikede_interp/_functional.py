@@ -56,7 +56,9 @@ def interpolate(
     return Interpolator._from_checked(x, grid, method)(t)
 
 
-def _batched(name: str, method: str, x: object, x_time: object, t: object) -> torch.Tensor:
+def _batched(
+    name: str, method: str, x: object, x_time: object, t: object
+) -> torch.Tensor:
     x, grid, t = check_batched(name, x, x_time, t, method)
     return Interpolator._from_checked(x, grid, method)(t)
 

@@ -93,12 +93,16 @@ class Interpolator:
         tensor([4.])
     """
 
-    def __init__(self, x: torch.Tensor, x_time: torch.Tensor, method: str = "linear") -> None:
+    def __init__(
+        self, x: torch.Tensor, x_time: torch.Tensor, method: str = "linear"
+    ) -> None:
         x, grid, method = check_samples(x, x_time, method)
         self._build(x, grid, method)
 
     @classmethod
-    def _from_checked(cls, x: torch.Tensor, grid: CheckedGrid, method: str) -> Interpolator:
+    def _from_checked(
+        cls, x: torch.Tensor, grid: CheckedGrid, method: str
+    ) -> Interpolator:
         obj = cls.__new__(cls)
         obj._build(x, grid, method)
         return obj
@@ -215,7 +219,9 @@ class Interpolator:
             q = t.reshape(1)
             if self._kind in _POLYNOMIAL:
                 k = torch.searchsorted(self._search, q, right=True)
-                c = self._coef.index_select(0, k).reshape(batch, self._order, self._features)
+                c = self._coef.index_select(0, k).reshape(
+                    batch, self._order, self._features
+                )
                 s = torch.clamp(q, self._lo, self._hi) - self._left.index_select(0, k)
                 return _horner(c, s).reshape(out_shape)
             right = self._kind == "previous"
@@ -226,7 +232,9 @@ class Interpolator:
         if self._kind in _POLYNOMIAL:
             k = self._locate(t, right=True)
             rows = k * batch + self._arange  # interval k of element b: row k * B + b
-            c = self._coef_rows.index_select(0, rows).reshape(batch, self._order, self._features)
+            c = self._coef_rows.index_select(0, rows).reshape(
+                batch, self._order, self._features
+            )
             left = self._left.index_select(0, k if self._shared else rows)
             s = torch.clamp(t, self._lo, self._hi) - left
             return _horner(c, s.reshape(batch, 1)).reshape(out_shape)
