@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import pytest
-import torch
-
 import spikede_interp._checks as checks
+import torch
 from spikede_interp import (
     METHODS,
     Interpolator,
