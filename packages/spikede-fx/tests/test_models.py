@@ -136,10 +136,18 @@ def test_float32_follows_input():
 class CNN(nn.Module):
     def __init__(self):
         super().__init__()
-        self.conv1, self.bn1, self.lif1 = nn.Conv2d(1, 4, 3, padding=1), nn.BatchNorm2d(4), Lif()
+        self.conv1, self.bn1, self.lif1 = (
+            nn.Conv2d(1, 4, 3, padding=1),
+            nn.BatchNorm2d(4),
+            Lif(),
+        )
         self.pool = nn.MaxPool2d(2)
         self.drop = nn.Dropout(0.5)
-        self.conv2, self.bn2, self.lif2 = nn.Conv2d(4, 6, 3, padding=1), nn.BatchNorm2d(6), Lif()
+        self.conv2, self.bn2, self.lif2 = (
+            nn.Conv2d(4, 6, 3, padding=1),
+            nn.BatchNorm2d(6),
+            Lif(),
+        )
         self.avg = nn.AvgPool2d(2)
         self.flat = nn.Flatten()
         self.fc, self.lif3 = nn.Linear(6 * 2 * 2, 10), Lif()
@@ -428,7 +436,9 @@ def test_post_batchnorm_in_training_mode_uses_per_step_batch_statistics():
     vs = [torch.randn(3, 8, 6, dtype=DT)]
     spikes = torch.stack([func(float(i), [vs[0][i]])[1] for i in range(3)])
     got = func.post([spikes])
-    expected = torch.stack([twin.head(twin.bn(twin.lif(vs[0][i], twin.fc(x[i]))[1])) for i in range(3)])
+    expected = torch.stack(
+        [twin.head(twin.bn(twin.lif(vs[0][i], twin.fc(x[i]))[1])) for i in range(3)]
+    )
     torch.testing.assert_close(got, expected, **TOL)
     torch.testing.assert_close(model.bn.running_mean, twin.bn.running_mean, **TOL)
     assert model.bn.num_batches_tracked.item() == 3
@@ -439,7 +449,11 @@ class SpikingAttention(nn.Module):
     def __init__(self, dim=8, heads=2):
         super().__init__()
         self.heads = heads
-        self.q, self.k, self.v = nn.Linear(dim, dim), nn.Linear(dim, dim), nn.Linear(dim, dim)
+        self.q, self.k, self.v = (
+            nn.Linear(dim, dim),
+            nn.Linear(dim, dim),
+            nn.Linear(dim, dim),
+        )
         self.lif_q, self.lif_k, self.lif_v = Lif(), Lif(), Lif()
         self.proj, self.lif_o = nn.Linear(dim, dim), Lif()
         self.mlp, self.lif_m = nn.Linear(dim, dim), Lif()

@@ -21,12 +21,17 @@ from __future__ import annotations
 import dataclasses
 import math
 import operator
+import os
 
+import torch
 from torch import fx, nn
 
 from spikede_fx._tracer import is_neuron_node
 
 __all__ = ["GraphSplit", "split_graph"]
+
+_TORCH_DIR = os.path.dirname(os.path.abspath(torch.__file__))
+_THIS_DIR = os.path.dirname(os.path.abspath(__file__))
 
 _META_ATTRS = frozenset({"shape", "ndim", "dtype", "device", "is_cuda", "layout"})
 _META_METHODS = frozenset(
@@ -77,11 +82,21 @@ class GraphSplit:
 
 
 def _describe(node: fx.Node) -> str:
+    """Where in the user's code ``node`` was recorded (needs recorded stack traces)."""
     trace = node.meta.get("stack_trace")
-    if trace:
-        lines = [ln for ln in str(trace).strip().splitlines() if ln.strip()]
-        return " at\n" + "\n".join(lines[-2:])
-    return ""
+    if not trace:
+        return ""
+    lines = str(trace).strip().splitlines()
+    frames = [
+        (lines[i].strip(), lines[i + 1].strip() if i + 1 < len(lines) else "")
+        for i in range(len(lines))
+        if lines[i].strip().startswith('File "')
+    ]
+    user = [f for f in frames if _TORCH_DIR not in f[0] and _THIS_DIR not in f[0]]
+    if not user:
+        return ""
+    where, code = user[-1]
+    return f" (recorded at {where}: {code})"
 
 
 def check_neuron_calls(neurons: list[fx.Node]) -> None:

@@ -176,6 +176,7 @@ def symbolic_trace_leaf_neurons(module: nn.Module) -> fx.GraphModule:
             f"module must be a torch.nn.Module; got {type(module).__name__}"
         )
     tracer = SNNLeafTracer()
+    tracer.record_stack_traces = True  # lets later errors name the user's line
     try:
         graph = tracer.trace(module)
     except Exception as exc:  # re-raised with the location of the construct

@@ -1,0 +1,142 @@
+"""Clear errors at construction and on bad arguments."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+from torch.fx.proxy import TraceError
+
+from spikede_fx import BaseNeuron, ODEFuncFromFX
+
+
+class Lif(BaseNeuron):
+    def step(self, v, current):
+        spike = (v >= 0.5).to(current.dtype)
+        return current - v - spike, spike
+
+
+class NoNeuron(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(3, 2)
+
+    def forward(self, x):
+        return torch.relu(self.fc(x))
+
+
+def test_model_without_neuron():
+    with pytest.raises(ValueError, match="calls no neuron") as info:
+        ODEFuncFromFX(NoNeuron())
+    assert "BaseNeuron" in str(info.value) and "'fc'" in str(info.value)
+
+
+class DataDependent(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc, self.lif = nn.Linear(3, 3), Lif()
+
+    def forward(self, x):
+        h = self.fc(x)
+        if h.sum() > 0:  # data-dependent branch
+            h = -h
+        return self.lif(h)
+
+
+def test_untraceable_model_names_the_line_and_the_fixes():
+    with pytest.raises(TraceError) as info:
+        ODEFuncFromFX(DataDependent())
+    message = str(info.value)
+    assert __file__ in message
+    assert "if h.sum() > 0:" in message
+    assert "in forward" in message
+    assert "register_leaf" in message and "torch.fx.wrap" in message
+    assert isinstance(info.value, ValueError)
+
+
+class KeywordCall(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc, self.lif = nn.Linear(3, 3), Lif()
+
+    def forward(self, x):
+        return self.lif(current=self.fc(x))
+
+
+class TwoArgCall(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc, self.lif = nn.Linear(3, 3), Lif()
+
+    def forward(self, x):
+        return self.lif(torch.zeros_like(x), self.fc(x))[1]
+
+
+@pytest.mark.parametrize("model_cls", [KeywordCall, TwoArgCall])
+def test_neuron_with_unsupported_signature(model_cls):
+    with pytest.raises(TypeError, match="exactly one positional argument") as info:
+        ODEFuncFromFX(model_cls())
+    assert "'lif'" in str(info.value)
+    assert f'File "{__file__}"' in str(info.value) and "self.lif(" in str(info.value)
+
+
+def test_constructor_arguments():
+    with pytest.raises(TypeError, match="backbone must be a torch.nn.Module"):
+        ODEFuncFromFX("not a model")
+    with pytest.raises(ValueError, match="interpolation_method must be one of") as info:
+        ODEFuncFromFX(
+            nn.Sequential(nn.Linear(2, 2), Lif()), interpolation_method="spline"
+        )
+    assert "'spline'" in str(info.value)
+
+
+class Masked(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc, self.lif = nn.Linear(3, 3), Lif()
+
+    def forward(self, x, mask, scale=None):
+        return self.lif(self.fc(x) * mask)
+
+
+def test_call_errors():
+    func = ODEFuncFromFX(Masked())
+    x = torch.randn(4, 2, 3)
+    with pytest.raises(RuntimeError, match="set_inputs"):
+        func(0.0, [torch.zeros(2, 3)])
+    with pytest.raises(TypeError, match=r"missing extra input\(s\) \['mask'\]"):
+        func.set_inputs(x, torch.arange(4.0))
+    with pytest.raises(TypeError, match=r"unknown extra input\(s\) \['adj'\]"):
+        func.set_inputs(x, torch.arange(4.0), torch.ones(2, 3), adj=1)
+    with pytest.raises(TypeError, match="3 extra positional"):
+        func.set_inputs(x, torch.arange(4.0), 1, 2, 3)
+    func.set_inputs(x, torch.arange(4.0), torch.ones(2, 3))
+    with pytest.raises(ValueError, match="v_mems must hold 1 membrane"):
+        func(0.0, [])
+    with pytest.raises(ValueError, match="boundaries must hold 1"):
+        func.post([torch.zeros(4, 2, 3), torch.zeros(4, 2, 3)])
+    func_two = ODEFuncFromFX(TwoBoundaries())
+    assert func_two.boundary_names == ["x", "lif"]
+    with pytest.raises(ValueError, match="share their time length"):
+        func_two.post([torch.zeros(4, 2, 3), torch.zeros(5, 2, 3)])
+    with pytest.raises(TypeError, match="x_example must be a tensor"):
+        func.infer_state_shapes([1.0, 2.0])
+    with pytest.raises(ValueError, match="h must be positive"):
+        func.set_step_size(0.0)
+    with pytest.raises(TypeError, match="h must be a positive real number"):
+        func.set_step_size("0.1")
+
+
+class TwoBoundaries(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc, self.lif = nn.Linear(3, 3), Lif()
+
+    def forward(self, x):
+        return self.lif(self.fc(x)) + x
+
+
+def test_bad_inputs_are_reported_by_the_interpolator():
+    func = ODEFuncFromFX(nn.Sequential(nn.Linear(3, 3), Lif()))
+    with pytest.raises(ValueError, match="x_time"):
+        func.set_inputs(torch.randn(4, 2, 3), torch.tensor([0.0, 2.0, 1.0, 3.0]))
