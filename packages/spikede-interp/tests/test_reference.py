@@ -189,6 +189,13 @@ def test_nearest_ties_pick_the_earlier_sample_and_is_not_a_hold():
     assert (
         hold(1.9).item() == 1.0 and hold(2.0).item() == 5.0 and hold(2.99).item() == 5.0
     )
+    # the same ties on a per-sample [B, T] grid with a [B] query
+    grid2 = torch.stack((times, times + 1.0))
+    x2 = torch.cat((x, x + 100.0), dim=1)
+    got = Interpolator(x2, grid2, "nearest")(
+        torch.tensor([1.0, 3.5], dtype=torch.float64)
+    )
+    assert got.tolist() == [1.0, 105.0]
 
 
 @pytest.mark.parametrize("method", ["linear", "nearest", "previous"])

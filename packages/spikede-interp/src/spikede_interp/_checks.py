@@ -191,7 +191,8 @@ def check_query(
             f"t must be a float, a 0-d tensor or a [B] tensor; got bool {t}"
         )
     if isinstance(t, (int, float)):
-        return torch.tensor(float(t), dtype=dtype, device=device)
+        # a fill kernel, not a host-to-device copy
+        return torch.full((), float(t), dtype=dtype, device=device)
     if not isinstance(t, torch.Tensor):
         raise TypeError(
             f"t must be a float, a 0-d tensor or a [B] tensor; got {type(t).__name__}"
