@@ -14,10 +14,12 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
+from spikede_fx import BaseNeuron, ODEFuncFromFX
 from torch import nn
 from torch.utils import _pytree as pytree
 
-from spikede_fx import BaseNeuron, ODEFuncFromFX
+# The post modules of all these models must be vectorised over time, not looped.
+pytestmark = pytest.mark.filterwarnings("error::RuntimeWarning")
 
 DT = torch.float64
 TOL = {"rtol": 1e-10, "atol": 1e-12}
@@ -426,9 +428,12 @@ class BatchNormAfter(nn.Module):
         return self.head(self.bn(self.lif(self.fc(x))))
 
 
-def test_post_batchnorm_in_training_mode_uses_per_step_batch_statistics():
+@pytest.mark.parametrize("training", [True, False], ids=["train", "eval"])
+def test_post_batchnorm_uses_per_step_batch_statistics(training):
     torch.manual_seed(3)
     model = BatchNormAfter().double()
+    _randomise_bn(model)
+    model.train(training)
     twin = copy.deepcopy(model)
     func = ODEFuncFromFX(model)
     x = torch.randn(3, 8, 4, dtype=DT)
@@ -441,7 +446,7 @@ def test_post_batchnorm_in_training_mode_uses_per_step_batch_statistics():
     )
     torch.testing.assert_close(got, expected, **TOL)
     torch.testing.assert_close(model.bn.running_mean, twin.bn.running_mean, **TOL)
-    assert model.bn.num_batches_tracked.item() == 3
+    assert model.bn.num_batches_tracked.item() == (3 if training else 0)
 
 
 # -------------------------------------------------------- spiking transformer block

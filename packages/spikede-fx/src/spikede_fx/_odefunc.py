@@ -332,7 +332,8 @@ class ODEFuncFromFX(nn.Module):
 
         Args:
             boundaries: :attr:`boundary_count` tensors ``[T, B, ...]``, the boundaries
-                returned by :meth:`forward` stacked over the solver's steps.
+                returned by :meth:`forward` stacked over the solver's steps (a single
+                tensor is accepted when there is one boundary).
             *extra_args: The backbone's extra inputs; when none are given, those cached
                 by :meth:`set_inputs` are used.
             **extra_kwargs: Extra keyword inputs, under the same rule.
@@ -346,7 +347,12 @@ class ODEFuncFromFX(nn.Module):
             TypeError: If a boundary is not a tensor or the extra inputs do not match.
         """
         if isinstance(boundaries, torch.Tensor):
-            boundaries = [boundaries] if self.boundary_count == 1 else list(boundaries)
+            if self.boundary_count != 1:
+                raise TypeError(
+                    f"boundaries must be a sequence of {self.boundary_count} tensors "
+                    f"{self.boundary_names}; got a single tensor"
+                )
+            boundaries = [boundaries]
         if len(boundaries) != self.boundary_count:
             raise ValueError(
                 f"boundaries must hold {self.boundary_count} tensors {self.boundary_names}; "
