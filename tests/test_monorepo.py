@@ -352,3 +352,15 @@ def test_solvers_wheel_installs_and_works_alone(builds, tmp_path):
     assert sorted(canonicalize_name(p["name"]) for p in listed if p["name"].lower().startswith("spikede")) == [
         "spikede-solvers"
     ]
+
+
+def test_ci_script_runs_the_readme_test_command():
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```(?:bash|sh|console|shell)\n(.*?)```", readme, re.DOTALL)
+    commands = [line.split("#")[0].strip() for block in blocks for line in block.splitlines()]
+    test_commands = [c for c in commands if c.startswith("hatch run test")]
+    assert len(test_commands) == 1, f"README.md should show one `hatch run test` command: {test_commands}"
+    script = (REPO / ".ci" / "run").read_text(encoding="utf-8")
+    lines = [line.split("#")[0].strip() for line in script.splitlines()]
+    assert test_commands[0] in lines, f".ci/run does not run the README's test command {test_commands[0]!r}"
+    assert "pip install" in script and "hatch" in script
