@@ -139,3 +139,21 @@ def test_bad_inputs_are_reported_by_the_interpolator():
     func = ODEFuncFromFX(nn.Sequential(nn.Linear(3, 3), Lif()))
     with pytest.raises(ValueError, match="x_time"):
         func.set_inputs(torch.randn(4, 2, 3), torch.tensor([0.0, 2.0, 1.0, 3.0]))
+
+
+class TupleBoundary(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc, self.lif, self.head = nn.Linear(3, 4), Lif(), nn.Linear(4, 2)
+
+    def forward(self, x):
+        parts = self.fc(x).chunk(2, -1)
+        s = self.lif(parts[0])
+        return self.head(torch.cat(parts, -1)) + s.sum(-1, keepdim=True)
+
+
+def test_non_tensor_boundary_is_reported_by_infer_state_shapes():
+    func = ODEFuncFromFX(TupleBoundary())
+    assert func.boundary_names == ["chunk", "lif"]
+    with pytest.raises(TypeError, match="'chunk'.*is a tuple, not a tensor"):
+        func.infer_state_shapes(torch.randn(2, 3))

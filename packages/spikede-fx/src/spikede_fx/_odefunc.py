@@ -39,25 +39,40 @@ def _check_init(backbone: object, interpolation_method: object) -> None:
 
 
 class _ShapeRecorder(fx.Interpreter):
-    """Runs the traced model on one time step, recording each neuron's input shape."""
+    """Runs the traced model on one time step, recording each neuron's input shape.
 
-    def __init__(self, gm: fx.GraphModule, neuron_nodes: set[str]) -> None:
+    Also checks that every boundary value is a tensor (the solver stacks them over time).
+    """
+
+    def __init__(
+        self, gm: fx.GraphModule, neuron_nodes: set[str], boundaries: set[str]
+    ) -> None:
         super().__init__(gm)
         self.neuron_nodes = neuron_nodes
+        self.boundaries = boundaries
         self.shapes: list[torch.Size] = []
 
     def run_node(self, n: fx.Node) -> Any:
-        if n.name not in self.neuron_nodes:
-            return super().run_node(n)
-        args, _ = self.fetch_args_kwargs_from_env(n)
-        current = args[0]
-        if not isinstance(current, torch.Tensor):
+        if n.name in self.neuron_nodes:
+            args, _ = self.fetch_args_kwargs_from_env(n)
+            current = args[0]
+            if not isinstance(current, torch.Tensor):
+                raise TypeError(
+                    f"neuron '{n.target}' received a {type(current).__name__}, not a tensor"
+                )
+            self.shapes.append(current.shape)
+            neuron = self.fetch_attr(str(n.target))
+            result = neuron(torch.zeros_like(current), current)[1]
+        else:
+            result = super().run_node(n)
+        if n.name in self.boundaries and not isinstance(result, torch.Tensor):
             raise TypeError(
-                f"neuron '{n.target}' received a {type(current).__name__}, not a tensor"
+                f"the value '{n.name}' ({n.format_node()}) is computed before the last "
+                f"neuron and used after it, so it must be recorded at every solver step, "
+                f"but it is a {type(result).__name__}, not a tensor. Index or combine it "
+                f"into a tensor before the last neuron, or compute it after."
             )
-        self.shapes.append(current.shape)
-        neuron = self.fetch_attr(str(n.target))
-        return neuron(torch.zeros_like(current), current)[1]
+        return result
 
 
 class ODEFuncFromFX(nn.Module):
@@ -426,7 +441,8 @@ class ODEFuncFromFX(nn.Module):
             One shape (batch included) per neuron call, in :attr:`neuron_names` order.
 
         Raises:
-            TypeError: If ``x_example`` is not a tensor or the extra inputs do not match.
+            TypeError: If ``x_example`` is not a tensor, the extra inputs do not match, or
+                a boundary value is not a tensor (e.g. a tuple from ``chunk``).
         """
         if not isinstance(x_example, torch.Tensor):
             raise TypeError(
@@ -434,7 +450,9 @@ class ODEFuncFromFX(nn.Module):
             )
         self._check_extras("infer_state_shapes", extra_args, extra_kwargs)
         modes = {m: m.training for m in self.backbone.modules()}
-        recorder = _ShapeRecorder(self.traced, self._neuron_node_names)
+        recorder = _ShapeRecorder(
+            self.traced, self._neuron_node_names, set(self.boundary_names)
+        )
         try:
             self.backbone.eval()
             with torch.no_grad():
