@@ -23,10 +23,12 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
 
-DEFAULT_OUT = Path(__file__).resolve().parent.parent / "docs" / "assets" / "memory_kernels.png"
+DEFAULT_OUT = (
+    Path(__file__).resolve().parent.parent / "docs" / "assets" / "memory_kernels.png"
+)
 ALPHAS = (0.3, 0.6, 0.9)
 TAU = 5.0
 
@@ -51,14 +53,32 @@ def draw(out: Path) -> Path:
     colors = plt.cm.viridis(np.linspace(0.15, 0.8, len(ALPHAS)))
 
     for alpha, color in zip(ALPHAS, colors):
-        ax_c.loglog(s, s ** (alpha - 1.0) / math.gamma(alpha), color=color,
-                    label=rf"power law, $\alpha={alpha}$")
-        ax_d.loglog(steps, gl_weight_magnitudes(alpha, steps.size), color=color,
-                    label=rf"GL weights, $\alpha={alpha}$")
-    ax_c.loglog(s, np.exp(-s / TAU), color="crimson", linestyle="--",
-                label=rf"exponential, $\tau={TAU:g}$")
-    ax_d.loglog(steps, (1.0 - 1.0 / TAU) ** steps, color="crimson", linestyle="--",
-                label=rf"LIF decay $(1-1/\tau)^j$, $\tau={TAU:g}$")
+        ax_c.loglog(
+            s,
+            s ** (alpha - 1.0) / math.gamma(alpha),
+            color=color,
+            label=rf"power law, $\alpha={alpha}$",
+        )
+        ax_d.loglog(
+            steps,
+            gl_weight_magnitudes(alpha, steps.size),
+            color=color,
+            label=rf"GL weights, $\alpha={alpha}$",
+        )
+    ax_c.loglog(
+        s,
+        np.exp(-s / TAU),
+        color="crimson",
+        linestyle="--",
+        label=rf"exponential, $\tau={TAU:g}$",
+    )
+    ax_d.loglog(
+        steps,
+        (1.0 - 1.0 / TAU) ** steps,
+        color="crimson",
+        linestyle="--",
+        label=rf"LIF decay $(1-1/\tau)^j$, $\tau={TAU:g}$",
+    )
 
     ax_c.set_ylim(1e-6, 1e1)
     ax_c.set_xlabel("time since the input, $s$")
@@ -81,7 +101,9 @@ def draw(out: Path) -> Path:
 def main(argv: list[str] | None = None) -> None:
     """Command line entry point."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="PNG file to write")
+    parser.add_argument(
+        "--out", type=Path, default=DEFAULT_OUT, help="PNG file to write"
+    )
     args = parser.parse_args(argv)
     draw(args.out)
 

@@ -29,7 +29,10 @@ def test_gl_weights_equal_binomial_coefficients(alpha: float) -> None:
     memory = load_script("docs_memory_figure")
     j = np.arange(1, 201)
     np.testing.assert_allclose(
-        memory.gl_weight_magnitudes(alpha, j.size), np.abs(binom(alpha, j)), rtol=1e-12, atol=1e-300
+        memory.gl_weight_magnitudes(alpha, j.size),
+        np.abs(binom(alpha, j)),
+        rtol=1e-12,
+        atol=1e-300,
     )
 
 
@@ -54,3 +57,25 @@ def test_memory_figure_is_drawn(tmp_path: Path) -> None:
 
 def test_committed_memory_figure_exists() -> None:
     assert (SCRIPTS.parent / "docs" / "assets" / "memory_kernels.png").is_file()
+
+
+def test_relaxation_figure_is_drawn_by_the_tutorial_code(tmp_path: Path) -> None:
+    import matplotlib.image
+
+    relaxation = load_script("docs_relaxation_figure")
+    out = relaxation.draw(tmp_path / "relaxation.png")
+    image = matplotlib.image.imread(out)
+    assert image.shape[0] > 300 and image.shape[1] > 500
+    assert image[..., :3].std() > 0.05
+    assert (SCRIPTS.parent / "docs" / "assets" / "relaxation.png").is_file()
+
+
+def test_relaxation_figure_script_rejects_a_page_without_the_figure(
+    tmp_path: Path,
+) -> None:
+    relaxation = load_script("docs_relaxation_figure")
+    page = tmp_path / "page.md"
+    page.write_text("text\n```python\nvalue = 1 + 1\n```\n", encoding="utf-8")
+    with pytest.raises(RuntimeError, match="writes relaxation.png"):
+        relaxation.draw(tmp_path / "out.png", page=page)
+    assert not (tmp_path / "out.png").exists()

@@ -1,0 +1,328 @@
+"""Build the documentation site, serve it on localhost and check it in headless Chromium.
+
+The build runs ``mkdocs build --strict`` into a temporary directory: any warning (a
+docstring whose parameters disagree with the signature, a broken link or cross-reference)
+fails it. The HTML checks then need no browser; the browser checks drive Debian's
+``chromium`` through ``chromedriver`` (W3C WebDriver spoken over HTTP with the standard
+library, so no extra Python package is needed) and are skipped, with a message saying what
+to install, when either program is missing. CI installs both.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGES = {
+    "spikede": "api/spikede/index.html",
+    "spikede_fx": "api/spikede-fx/index.html",
+    "spikede_solvers": "api/spikede-solvers/index.html",
+    "spikede_interp": "api/spikede-interp/index.html",
+}
+MATHJAX_SCRIPT = "javascripts/vendor/mathjax/tex-mml-svg.js"
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+]
+
+
+def public_names(module_name: str) -> list[str]:
+    """Return ``module.__all__`` of an installed spikeDE package."""
+    module = importlib.import_module(module_name)
+    return list(module.__all__)
+
+
+def free_port() -> int:
+    """Return a TCP port on 127.0.0.1 that is free right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_http(url: str, deadline_s: float = 20.0) -> None:
+    """Poll ``url`` until it answers, or fail after ``deadline_s`` seconds."""
+    end = time.monotonic() + deadline_s
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return
+        except (urllib.error.URLError, ConnectionError, OSError):
+            if time.monotonic() > end:
+                pytest.fail(f"{url} did not answer within {deadline_s} s")
+            time.sleep(0.1)
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Build the site with ``mkdocs build --strict`` into a temporary directory."""
+    out = tmp_path_factory.mktemp("site")
+    env = dict(os.environ, NO_MKDOCS_2_WARNING="1")
+    proc = subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(out)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    log = proc.stdout + proc.stderr
+    assert proc.returncode == 0, f"mkdocs build --strict failed:\n{log}"
+    warnings = [line for line in log.splitlines() if line.startswith("WARNING")]
+    assert not warnings, "\n".join(warnings)
+    return out
+
+
+# --- checks on the built HTML (no browser) -------------------------------------------------
+
+
+def test_every_page_of_the_nav_is_built(site: Path) -> None:
+    for page in [
+        "index.html",
+        "installation/index.html",
+        "getting-started/index.html",
+        "tutorials/solvers/index.html",
+        "tutorials/neurons/index.html",
+        "tutorials/wrapper-and-fx/index.html",
+        "tutorials/alpha/index.html",
+        "tutorials/memory-performance/index.html",
+        *PACKAGES.values(),
+    ]:
+        assert (site / page).is_file(), page
+
+
+@pytest.mark.parametrize("module_name", sorted(PACKAGES))
+def test_api_page_documents_every_public_name(site: Path, module_name: str) -> None:
+    html = (site / PACKAGES[module_name]).read_text(encoding="utf-8")
+    anchors = set(re.findall(r'id="([^"]+)"', html))
+    names = public_names(module_name)
+    missing = [name for name in names if f"{module_name}.{name}" not in anchors]
+    assert not missing, (
+        f"{module_name}: public names missing from the API page: {missing}"
+    )
+
+
+def test_mathjax_is_served_by_the_site_not_a_cdn(site: Path) -> None:
+    script = site / MATHJAX_SCRIPT
+    assert script.is_file() and script.stat().st_size > 100_000
+    html = (site / "index.html").read_text(encoding="utf-8")
+    sources = re.findall(r'<script[^>]+src="([^"]+)"', html)
+    assert any(src.endswith(MATHJAX_SCRIPT) for src in sources), sources
+    remote = [src for src in sources if re.match(r"(https?:)?//", src)]
+    assert not remote, f"scripts loaded from another host: {remote}"
+
+
+def test_search_index_holds_the_tutorials(site: Path) -> None:
+    index = json.loads(
+        (site / "search" / "search_index.json").read_text(encoding="utf-8")
+    )
+    locations = {doc["location"].split("#")[0] for doc in index["docs"]}
+    assert "tutorials/solvers/" in locations
+    assert any("mittag" in doc["text"].lower() for doc in index["docs"])
+
+
+def test_cross_package_links_resolve(site: Path) -> None:
+    html = (site / "index.html").read_text(encoding="utf-8")
+    # autorefs turns [`SNNWrapper`][spikede.SNNWrapper] into a link to the API page
+    assert 'href="api/spikede/#spikede.SNNWrapper"' in html
+    assert 'href="api/spikede-fx/#spikede_fx.ODEFuncFromFX"' in html
+
+
+# --- checks in a real browser --------------------------------------------------------------
+
+
+class WebDriver:
+    """Just enough of the W3C WebDriver protocol, over ``urllib``, to drive chromedriver."""
+
+    def __init__(self, driver_url: str, chromium: str, user_data_dir: str) -> None:
+        self.base = driver_url
+        caps = {
+            "capabilities": {
+                "alwaysMatch": {
+                    "browserName": "chrome",
+                    "goog:chromeOptions": {
+                        "binary": chromium,
+                        "args": [*CHROMIUM_FLAGS, f"--user-data-dir={user_data_dir}"],
+                    },
+                }
+            }
+        }
+        self.session = self._call("POST", "/session", caps)["sessionId"]
+
+    def _call(self, method: str, path: str, body: object | None = None) -> dict:
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(
+            self.base + path,
+            data=data,
+            method=method,
+            headers={"Content-Type": "application/json"},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=60) as response:
+                return json.loads(response.read())["value"]
+        except urllib.error.HTTPError as exc:
+            raise AssertionError(
+                f"WebDriver {method} {path}: {exc.read().decode()}"
+            ) from exc
+
+    def get(self, url: str) -> None:
+        self._call("POST", f"/session/{self.session}/url", {"url": url})
+
+    def run(self, script: str) -> object:
+        return self._call(
+            "POST",
+            f"/session/{self.session}/execute/sync",
+            {"script": script, "args": []},
+        )
+
+    def wait_for(self, script: str, what: str, timeout_s: float = 20.0) -> object:
+        """Evaluate ``script`` until it returns something truthy, or fail naming ``what``."""
+        end = time.monotonic() + timeout_s
+        while True:
+            value = self.run(script)
+            if value:
+                return value
+            if time.monotonic() > end:
+                pytest.fail(
+                    f"gave up waiting {timeout_s} s for {what}; last value {value!r}"
+                )
+            time.sleep(0.1)
+
+    def quit(self) -> None:
+        self._call("DELETE", f"/session/{self.session}")
+
+
+@pytest.fixture(scope="module")
+def server(site: Path) -> Iterator[str]:
+    """Serve the built site with ``python -m http.server`` on a free port of 127.0.0.1."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "http.server",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--directory",
+            str(site),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        wait_http(url)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def browser(server: str) -> Iterator[WebDriver]:
+    """Headless Chromium driven by chromedriver; skips when either is not installed."""
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    chromedriver = shutil.which("chromedriver")
+    if chromium is None or chromedriver is None:
+        missing = ", ".join(
+            name
+            for name, path in (("chromium", chromium), ("chromedriver", chromedriver))
+            if path is None
+        )
+        pytest.skip(
+            f"browser test needs Debian's chromium and chromium-driver; not found: {missing} "
+            "(apt-get install -y chromium chromium-driver)"
+        )
+    port = free_port()
+    driver = subprocess.Popen(
+        [chromedriver, f"--port={port}"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    profile = tempfile.mkdtemp(prefix="spikede-docs-chromium-")
+    try:
+        wait_http(f"http://127.0.0.1:{port}/status")
+        web = WebDriver(f"http://127.0.0.1:{port}", chromium, profile)
+        try:
+            yield web
+        finally:
+            web.quit()
+    finally:
+        driver.terminate()
+        driver.wait(timeout=10)
+        shutil.rmtree(profile, ignore_errors=True)
+
+
+@pytest.mark.parametrize("module_name", sorted(PACKAGES))
+def test_browser_api_page_renders_public_names(
+    browser: WebDriver, server: str, module_name: str
+) -> None:
+    browser.get(server + PACKAGES[module_name].removesuffix("index.html"))
+    title = browser.wait_for(
+        "return document.querySelector('h1') && "
+        "document.querySelector('h1').textContent",
+        "the page title",
+    )
+    assert module_name in title
+    shown = browser.run(
+        "return Array.from(document.querySelectorAll('.doc-heading'))"
+        ".filter(h => h.offsetParent !== null).map(h => h.id)"
+    )
+    missing = [
+        n for n in public_names(module_name) if f"{module_name}.{n}" not in shown
+    ]
+    assert not missing, f"{module_name}: not rendered in the browser: {missing}"
+
+
+def test_browser_search_finds_mittag_leffler(browser: WebDriver, server: str) -> None:
+    browser.get(server + "?q=mittag")
+    count = browser.wait_for(
+        "return document.querySelectorAll('.md-search-result__item').length",
+        "search results for 'mittag'",
+    )
+    assert count >= 1
+    links = browser.run(
+        "return Array.from(document.querySelectorAll('.md-search-result__link'))"
+        ".map(a => a.getAttribute('href'))"
+    )
+    assert any("tutorials/solvers" in href for href in links), links
+
+
+def test_browser_math_renders(browser: WebDriver, server: str) -> None:
+    browser.get(server)
+    rendered = browser.wait_for(
+        "return document.querySelectorAll('.arithmatex mjx-container svg').length",
+        "MathJax to typeset the home page",
+    )
+    assert rendered >= 5
+    state = browser.run(
+        "return {errors: document.querySelectorAll('mjx-merror, .mjx-error').length,"
+        " raw: Array.from(document.querySelectorAll('.arithmatex'))"
+        ".filter(e => !e.querySelector('mjx-container')).length}"
+    )
+    assert state == {"errors": 0, "raw": 0}, state
