@@ -78,8 +78,12 @@ def test_state_dict_has_one_path_per_parameter_and_loads_into_fresh_instance():
     other.load_state_dict(func.state_dict())
     for a, b in zip(func.parameters(), other.parameters(), strict=True):
         assert torch.equal(a, b)
-    # The graph modules share the backbone's parameters.
+    # The graph modules share the backbone's parameters, also in a deep copy.
     assert other.ode_gm.fc.weight is other.backbone.fc.weight
+    twin = copy.deepcopy(other)
+    assert twin.ode_gm.fc.weight is twin.backbone.fc.weight
+    assert twin.backbone.fc.weight is not other.backbone.fc.weight
+    assert twin.neurons[0] is twin.backbone.lif
 
 
 def test_dtype_conversion_keeps_graph_modules_in_sync():
