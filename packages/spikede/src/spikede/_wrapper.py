@@ -1,0 +1,510 @@
+"""SNNWrapper: a discrete-time SNN turned into a continuous-time (fractional) dynamical system."""
+
+from __future__ import annotations
+
+import logging
+import math
+import sys
+import warnings
+from collections.abc import Mapping, Sequence
+from typing import Any, TextIO
+
+import torch
+from torch import nn
+
+from spikede._alpha import LayerOrder, PerLayerAlphaConfig
+from spikede_fx import ODEFuncFromFX
+from spikede_solvers import snn_solve
+
+__all__ = ["SNNWrapper", "INTEGRATORS"]
+
+logger = logging.getLogger(__name__)
+
+#: Methods each integrator accepts; the first is the default.
+INTEGRATORS: dict[str, tuple[str, ...]] = {
+    "fdeint": ("gl", "l1", "trap", "pred", "glmulti"),
+    "odeint": ("euler", "midpoint", "rk4"),
+}
+_SINGLE_TERM_METHODS = ("gl", "l1", "trap", "pred")
+_INTERPOLATION_METHODS = ("linear", "nearest", "previous", "cubic", "akima")
+
+
+def _check_options(options: object, name: str) -> dict[str, Any]:
+    if options is None:
+        return {}
+    if not isinstance(options, Mapping):
+        raise TypeError(f"{name} must be a dict of solver options or None; got {type(options).__name__}")
+    opts = dict(options)
+    if "memory" in opts and opts["memory"] is not None:
+        m = opts["memory"]
+        if isinstance(m, bool) or not isinstance(m, int) or m < 1:
+            raise ValueError(f"{name}['memory'] must be an int >= 1 or None; got {m!r}")
+    if "step_size" in opts and opts["step_size"] is not None:
+        h = opts["step_size"]
+        if isinstance(h, bool) or not isinstance(h, (int, float)) or not math.isfinite(h) or h <= 0:
+            raise ValueError(f"{name}['step_size'] must be a positive finite number or None; got {h!r}")
+    return opts
+
+
+def _check_method(integrator: str, method: str | None, name: str = "method") -> str | None:
+    if method is None:
+        return None
+    if not isinstance(method, str):
+        raise TypeError(f"{name} must be a string or None; got {type(method).__name__}")
+    if method not in INTEGRATORS[integrator]:
+        other = [k for k, v in INTEGRATORS.items() if method in v]
+        hint = f" ({method!r} belongs to integrator {other[0]!r})" if other else ""
+        raise ValueError(
+            f"{name}={method!r} is not a method of integrator {integrator!r}{hint}; "
+            f"accepted: {INTEGRATORS[integrator]}"
+        )
+    return method
+
+
+def _flag_list(value: object) -> bool:
+    return bool(value) if isinstance(value, bool) else any(bool(v) for v in value)  # type: ignore[union-attr]
+
+
+class SNNWrapper(nn.Module):
+    """Run a discrete-time spiking network as a continuous-time, fractional-order system.
+
+    The wrapped model ``base`` is an ordinary ``nn.Module`` whose forward maps the input of
+    one time step ``[B, ...]`` through layers and neuron modules
+    (:class:`spikede_fx.BaseNeuron`). The wrapper traces it with ``torch.fx``
+    (:class:`spikede_fx.ODEFuncFromFX`): the part up to the last neuron becomes the vector
+    field ``f(t, v)`` over the membrane potentials of every neuron layer, the part after it
+    (the classifier head) is applied to the spikes recorded at every solver step. The
+    input ``x(t)`` between samples is interpolated, and the membranes are integrated by
+
+    * ``integrator="fdeint"``: Caputo ``D^alpha v = f(t, v)`` (or multi-term
+      ``sum_j c_j D^{alpha_j} v = f``) with ``method`` ``gl`` (default), ``l1``, ``trap``,
+      ``pred`` or ``glmulti`` (:func:`spikede_solvers.snn_solve`);
+    * ``integrator="odeint"``: ``dv/dt = f(t, v)`` with ``euler`` (default), ``midpoint``
+      or ``rk4``; ``alpha`` is not used.
+
+    The solver grid is ``x_time`` itself, or, with ``options={"step_size": h}``, a uniform
+    grid of step ``h`` from ``x_time[0]`` to ``x_time[-1]`` (sub-stepping evaluates the
+    interpolated input between samples). The output has one entry per grid point. Each
+    neuron's :attr:`~spikede_fx.BaseNeuron.dt` is set to the step, so with ``alpha = 1``
+    (or ``odeint``/``euler``) and unit steps a :class:`spikede.LIFNeuron` network equals the
+    standard discrete-time LIF loop spike for spike.
+
+    Orders (``alpha``, ``alpha_mode``, ``multi_coefficient``, see
+    :class:`spikede.PerLayerAlphaConfig`): a scalar for all layers; a flat list with
+    ``alpha_mode="per_layer"`` (one order per neuron layer) or ``"multiterm"`` (the same
+    terms in every layer, weighted by ``multi_coefficient``); a nested list for per-layer
+    multi-term. Learnable orders are ``sigmoid`` of a free parameter, so they stay in
+    (0, 1) by construction; learnable weights are ``exp`` of one, so they stay positive.
+    All of them are parameters from construction on, so an optimizer can be built at once.
+
+    Args:
+        base: The discrete-time SNN, a module with at least one neuron layer.
+        integrator: ``"fdeint"`` (fractional order) or ``"odeint"`` (integer order).
+        alpha: The fractional order(s), each in (0, 1].
+        method: Solver method of the integrator; ``None`` picks ``gl`` (``glmulti`` for
+            multi-term orders) or ``euler``.
+        options: Solver options: ``memory`` (keep the last M history terms),
+            ``step_size`` (sub-stepping), and method options such as ``corrector_steps``.
+        interpolation_method: How ``x(t)`` is reconstructed between samples: ``linear``,
+            ``nearest``, ``previous``, ``cubic`` or ``akima``.
+        multi_coefficient: Weights of the multi-term orders (ones when omitted).
+        learn_alpha: Learn the orders: one bool, or one per layer.
+        learn_coefficient: Learn the multi-term weights: one bool, or one per layer.
+        alpha_mode: ``"auto"``, ``"per_layer"`` or ``"multiterm"``.
+        compile: Compile the vector field with ``torch.compile`` (once; later calls reuse
+            it).
+
+    Raises:
+        TypeError: When ``base`` is not a module or an argument has the wrong type.
+        ValueError: For an unknown integrator, a method that does not belong to the
+            integrator, a bad ``alpha`` configuration, bad options, or a model with no
+            neuron.
+
+    Example:
+        >>> import torch
+        >>> from torch import nn
+        >>> from spikede import SNNWrapper, LIFNeuron
+        >>> model = nn.Sequential(nn.Linear(4, 8), LIFNeuron(), nn.Linear(8, 3), LIFNeuron())
+        >>> snn = SNNWrapper(model, alpha=[0.5, 0.9], alpha_mode="per_layer", learn_alpha=True)
+        >>> out = snn(torch.rand(10, 2, 4))
+        >>> out.shape
+        torch.Size([10, 2, 3])
+        >>> [round(float(a), 3) for a in snn.get_per_layer_alpha()]
+        [0.5, 0.9]
+    """
+
+    def __init__(
+        self,
+        base: nn.Module,
+        integrator: str = "fdeint",
+        alpha: float | Sequence[float] | Sequence[Sequence[float]] | torch.Tensor = 0.5,
+        method: str | None = None,
+        options: dict[str, Any] | None = None,
+        interpolation_method: str = "linear",
+        multi_coefficient: Sequence[float] | Sequence[Sequence[float]] | None = None,
+        learn_alpha: bool | Sequence[bool] = False,
+        learn_coefficient: bool | Sequence[bool] = False,
+        alpha_mode: str = "auto",
+        compile: bool = False,
+    ) -> None:
+        super().__init__()
+        if not isinstance(base, nn.Module):
+            raise TypeError(f"base must be an nn.Module; got {type(base).__name__}")
+        if integrator not in INTEGRATORS:
+            raise ValueError(f"integrator must be one of {tuple(INTEGRATORS)}; got {integrator!r}")
+        method = _check_method(integrator, method)
+        options = _check_options(options, "options")
+        if interpolation_method not in _INTERPOLATION_METHODS:
+            raise ValueError(
+                f"interpolation_method must be one of {_INTERPOLATION_METHODS}; got {interpolation_method!r}"
+            )
+        if not isinstance(compile, bool):
+            raise TypeError(f"compile must be a bool; got {type(compile).__name__}")
+
+        odefunc = ODEFuncFromFX(base, interpolation_method=interpolation_method)
+        n_layers = odefunc.neuron_count
+        if integrator == "odeint":
+            if _flag_list(learn_alpha) or _flag_list(learn_coefficient):
+                raise ValueError("learn_alpha/learn_coefficient need integrator='fdeint'; got integrator='odeint'")
+            config = PerLayerAlphaConfig.from_spec(1.0, n_layers)
+        else:
+            config = PerLayerAlphaConfig.from_spec(
+                alpha,
+                n_layers,
+                alpha_mode=alpha_mode,
+                multi_coefficient=multi_coefficient,
+                learn_alpha=learn_alpha,
+                learn_coefficient=learn_coefficient,
+            )
+
+        self.integrator = integrator
+        self.method = method
+        self.options = options
+        self.interpolation_method = interpolation_method
+        self.alpha_mode = config.mode
+        self.compile = compile
+        # The user's model owns every weight: one state_dict path per parameter. The traced
+        # graphs share its submodules and are kept outside the module tree.
+        self.model = base
+        self.orders = nn.ModuleList(
+            LayerOrder(o, c, la, lc)
+            for o, c, la, lc in zip(config.orders, config.coefficients, config.learn_alpha, config.learn_coefficient)
+        )
+        self._multiterm = config.is_multiterm
+        object.__setattr__(self, "_odefunc", odefunc)
+        object.__setattr__(self, "_compiled_field", None)
+        self._state_shapes: list[torch.Size] | None = None
+        self._shape_key: tuple[int, ...] | None = None
+
+    # ------------------------------------------------------------------ properties
+    @property
+    def odefunc(self) -> ODEFuncFromFX:
+        """The traced vector field (:class:`spikede_fx.ODEFuncFromFX`)."""
+        return self._odefunc
+
+    @property
+    def neuron_count(self) -> int:
+        """Number of neuron layers (integrated states)."""
+        return self._odefunc.neuron_count
+
+    @property
+    def post_neuron_module(self) -> nn.Module:
+        """The part of the model after the last neuron, applied to the recorded spikes."""
+        return self._odefunc.get_post_neuron_module()
+
+    # ------------------------------------------------------------------ orders
+    def get_per_layer_alpha(self) -> list[torch.Tensor]:
+        """Current orders of every neuron layer.
+
+        Returns:
+            One detached tensor per layer: a 0-d tensor for a single-term layer, a 1-d
+            tensor of orders for a multi-term layer. Under ``odeint`` every order is 1.
+
+        Example:
+            >>> from torch import nn
+            >>> from spikede import SNNWrapper, LIFNeuron
+            >>> snn = SNNWrapper(nn.Sequential(nn.Linear(2, 2), LIFNeuron()), alpha=0.7)
+            >>> [round(float(a), 2) for a in snn.get_per_layer_alpha()]
+            [0.7]
+        """
+        out = []
+        for layer in self.orders:
+            a = layer.alpha().detach().clone()
+            out.append(a[0] if a.numel() == 1 and not self._multiterm else a)
+        return out
+
+    def get_per_layer_coefficient(self) -> list[torch.Tensor]:
+        """Current multi-term weights of every neuron layer.
+
+        Returns:
+            One detached 1-d tensor per layer (``[1.]`` for a single-term layer).
+
+        Example:
+            >>> from torch import nn
+            >>> from spikede import SNNWrapper, LIFNeuron
+            >>> snn = SNNWrapper(nn.Sequential(nn.Linear(2, 2), LIFNeuron()),
+            ...                  alpha=[0.4, 0.8], alpha_mode="multiterm", multi_coefficient=[1.0, 2.0])
+            >>> snn.get_per_layer_coefficient()[0].tolist()
+            [1.0, 2.0]
+        """
+        return [layer.coefficients().detach().clone() for layer in self.orders]
+
+    def alpha_info(self) -> str:
+        """A readable summary of the orders of every layer.
+
+        Returns:
+            One line per neuron layer with its orders, weights and learnability.
+
+        Example:
+            >>> from torch import nn
+            >>> from spikede import SNNWrapper, LIFNeuron
+            >>> snn = SNNWrapper(nn.Sequential(nn.Linear(2, 2), LIFNeuron()), alpha=0.5)
+            >>> print(snn.alpha_info().splitlines()[0])
+            SNNWrapper: integrator=fdeint, method=gl, alpha mode=scalar, 1 neuron layer(s)
+        """
+        names = list(getattr(self._odefunc, "neuron_names", [f"neuron{i}" for i in range(self.neuron_count)]))
+        lines = [
+            f"SNNWrapper: integrator={self.integrator}, method={self._default_method()}, "
+            f"alpha mode={self.alpha_mode}, {self.neuron_count} neuron layer(s)"
+        ]
+        for i, layer in enumerate(self.orders):
+            a = [round(float(v), 6) for v in layer.alpha().detach().reshape(-1)]
+            c = [round(float(v), 6) for v in layer.coefficients().detach().reshape(-1)]
+            flags = []
+            if hasattr(layer, "alpha_raw"):
+                flags.append("learnable alpha")
+            if hasattr(layer, "coefficient_log"):
+                flags.append("learnable coefficients")
+            name = names[i] if i < len(names) else f"neuron{i}"
+            extra = f" ({', '.join(flags)})" if flags else ""
+            lines.append(f"  layer {i} [{name}]: alpha={a}, coefficients={c}{extra}")
+        return "\n".join(lines)
+
+    def print_alpha_info(self, file: TextIO | None = None) -> None:
+        """Print :meth:`alpha_info` (to ``file``, standard output by default).
+
+        Args:
+            file: A text stream; ``None`` means ``sys.stdout``.
+
+        Example:
+            >>> from torch import nn
+            >>> from spikede import SNNWrapper, LIFNeuron
+            >>> SNNWrapper(nn.Sequential(nn.Linear(2, 2), LIFNeuron()), alpha=0.5).print_alpha_info()  # doctest: +ELLIPSIS
+            SNNWrapper: integrator=fdeint, method=gl, ...
+        """
+        stream = sys.stdout if file is None else file
+        stream.write(self.alpha_info() + "\n")
+
+    # ------------------------------------------------------------------ shapes
+    def _set_neuron_shapes(self, input_shape: Sequence[int] | torch.Size) -> list[torch.Size]:
+        """Infer the membrane shape of every neuron layer from one time step's input shape.
+
+        Optional: the first forward does it. Calling it again is harmless and never touches
+        the learned orders or weights.
+
+        Args:
+            input_shape: Shape of one time step's input, batch first, e.g. ``(B, 64)``.
+
+        Returns:
+            The per-sample membrane shape of each neuron layer (without the batch size).
+
+        Example:
+            >>> from torch import nn
+            >>> from spikede import SNNWrapper, LIFNeuron
+            >>> snn = SNNWrapper(nn.Sequential(nn.Linear(4, 8), LIFNeuron()))
+            >>> snn._set_neuron_shapes((2, 4))
+            [torch.Size([8])]
+        """
+        shape = tuple(int(s) for s in input_shape)
+        if len(shape) < 1:
+            raise ValueError(f"input_shape must include the batch dimension; got {input_shape!r}")
+        ref = next(iter(self.parameters()), None)
+        dtype = ref.dtype if ref is not None and ref.is_floating_point() else torch.get_default_dtype()
+        device = ref.device if ref is not None else torch.device("cpu")
+        example = torch.zeros(shape, dtype=dtype, device=device)
+        return self._infer_shapes(example, (), {})
+
+    def _infer_shapes(self, example: torch.Tensor, args: tuple, kwargs: dict) -> list[torch.Size]:
+        key = tuple(example.shape[1:])
+        if self._state_shapes is None or self._shape_key != key:
+            with torch.no_grad():
+                shapes = self._odefunc.infer_state_shapes(example, *args, **kwargs)
+            self._state_shapes = [torch.Size(s[1:]) for s in shapes]
+            self._shape_key = key
+        return list(self._state_shapes)
+
+    # ------------------------------------------------------------------ forward
+    def _default_method(self, method: str | None = None) -> str:
+        method = method if method is not None else self.method
+        if method is not None:
+            return method
+        if self.integrator == "odeint":
+            return "euler"
+        return "glmulti" if self._multiterm else "gl"
+
+    def _grid(self, x_time: torch.Tensor, step_size: float | None) -> torch.Tensor:
+        if step_size is None:
+            return x_time
+        t0, t1 = float(x_time[0]), float(x_time[-1])
+        n = int(math.floor((t1 - t0) / step_size + 1e-9)) + 1
+        return t0 + step_size * torch.arange(n, dtype=x_time.dtype, device=x_time.device)
+
+    def _check_inputs(self, x: object, x_time: object) -> tuple[torch.Tensor, torch.Tensor]:
+        if not isinstance(x, torch.Tensor):
+            raise TypeError(f"x must be a tensor [T, B, ...]; got {type(x).__name__}")
+        if not x.is_floating_point():
+            raise TypeError(f"x must be a floating-point tensor; got dtype {x.dtype}")
+        if x.dim() < 2:
+            raise ValueError(f"x must have shape [T, B, ...] (at least 2 dimensions); got shape {tuple(x.shape)}")
+        if x.shape[0] < 2:
+            raise ValueError(f"x must hold at least 2 time steps; got T={x.shape[0]}")
+        ref = next((p for p in self.model.parameters() if p.is_floating_point()), None)
+        if ref is not None and ref.device != x.device:
+            raise ValueError(
+                f"x is on {x.device} but the model's parameters are on {ref.device}; move one with .to()"
+            )
+        if ref is not None and ref.dtype != x.dtype and not torch.is_autocast_enabled():
+            raise TypeError(
+                f"x has dtype {x.dtype} but the model's parameters have dtype {ref.dtype}; "
+                f"convert with x.to({ref.dtype}) or model.to({x.dtype})"
+            )
+        if not bool(torch.isfinite(x).all()):
+            raise ValueError("x contains NaN or infinite values")
+        T = x.shape[0]
+        if x_time is None:
+            x_time = torch.arange(T, dtype=x.dtype, device=x.device)
+        elif not isinstance(x_time, torch.Tensor):
+            raise TypeError(f"x_time must be a 1-d tensor of {T} times or None; got {type(x_time).__name__}")
+        else:
+            if not x_time.is_floating_point():
+                raise TypeError(f"x_time must be a floating-point tensor; got dtype {x_time.dtype}")
+            if x_time.dim() != 1 or x_time.shape[0] != T:
+                raise ValueError(f"x_time must have shape [T] = [{T}]; got shape {tuple(x_time.shape)}")
+            if not bool(torch.isfinite(x_time).all()):
+                raise ValueError("x_time contains NaN or infinite values")
+            if not bool((x_time[1:] > x_time[:-1]).all()):
+                raise ValueError("x_time must be strictly increasing")
+            x_time = x_time.to(device=x.device, dtype=x.dtype)
+        return x, x_time
+
+    def _vector_field(self) -> Any:
+        if not self.compile:
+            return self._odefunc
+        if self._compiled_field is None:
+            object.__setattr__(self, "_compiled_field", torch.compile(self._odefunc))
+        return self._compiled_field
+
+    def forward(
+        self,
+        x: torch.Tensor,
+        x_time: torch.Tensor | None = None,
+        method: str | None = None,
+        options: dict[str, Any] | None = None,
+        *,
+        model_args: tuple = (),
+        model_kwargs: dict[str, Any] | None = None,
+        return_states: bool = False,
+    ) -> torch.Tensor | tuple[Any, tuple[torch.Tensor, ...]]:
+        """Integrate the network over the input's time span and apply the head.
+
+        Args:
+            x: Input samples ``[T, B, ...]``, floating point, on the model's device.
+            x_time: Sample times ``[T]``, strictly increasing (default ``arange(T)``).
+            method: Overrides the constructor's method for this call.
+            options: Overrides/extends the constructor's options for this call.
+            model_args: Extra positional inputs of the model's forward (masks, adjacency),
+                passed unchanged to every evaluation.
+            model_kwargs: Extra keyword inputs of the model's forward.
+            return_states: Also return the membrane potential of every neuron layer at
+                every grid point.
+
+        Returns:
+            The head's output over time, e.g. ``[N, B, C]`` for a Linear head, with ``N``
+            the number of grid points (``T`` without sub-stepping); with
+            ``return_states=True``, ``(output, states)`` where ``states[i]`` is ``[N, B,
+            ...]`` for neuron layer ``i``.
+
+        Raises:
+            TypeError: For a non-tensor or integer ``x``/``x_time``, or a dtype that does
+                not match the model's.
+            ValueError: For wrong shapes, non-finite or non-increasing times, NaN in ``x``,
+                a device mismatch, or bad ``method``/``options``.
+
+        Example:
+            >>> import torch
+            >>> from torch import nn
+            >>> from spikede import SNNWrapper, LIFNeuron
+            >>> snn = SNNWrapper(nn.Sequential(nn.Linear(3, 4), LIFNeuron()), integrator="odeint")
+            >>> out, states = snn(torch.rand(6, 2, 3), return_states=True)
+            >>> out.shape, states[0].shape
+            (torch.Size([6, 2, 4]), torch.Size([6, 2, 4]))
+        """
+        x, x_time = self._check_inputs(x, x_time)
+        method = _check_method(self.integrator, method)
+        run_method = self._default_method(method)
+        opts = dict(self.options)
+        opts.update(_check_options(options, "options"))
+        memory = opts.pop("memory", None)
+        step_size = opts.pop("step_size", None)
+        if model_kwargs is None:
+            model_kwargs = {}
+        if self.integrator == "fdeint" and self._multiterm and run_method in _SINGLE_TERM_METHODS:
+            warnings.warn(
+                f"method={run_method!r} is single-term but the orders are multi-term; using 'glmulti'",
+                UserWarning,
+                stacklevel=2,
+            )
+            run_method = "glmulti"
+
+        grid = self._grid(x_time, step_size)
+        if grid.shape[0] < 2:
+            raise ValueError(f"the solver grid needs at least 2 points; got {grid.shape[0]} (check options['step_size'])")
+        shapes = self._infer_shapes(x[0], model_args, model_kwargs)
+        batch = x.shape[1]
+        v0 = tuple(torch.zeros((batch, *s), dtype=x.dtype, device=x.device) for s in shapes)
+
+        odefunc = self._odefunc
+        odefunc.set_inputs(x, x_time, *model_args, **model_kwargs)
+        odefunc.set_step_size(float(grid[1] - grid[0]) if step_size is None else float(step_size))
+
+        if self.integrator == "fdeint":
+            alphas: list[torch.Tensor] = []
+            coefs: list[torch.Tensor] | None = [] if self._multiterm else None
+            for layer in self.orders:
+                a = layer.alpha().to(x.dtype)
+                if self._multiterm:
+                    alphas.append(a)
+                    coefs.append(layer.coefficients().to(x.dtype))  # type: ignore[union-attr]
+                else:
+                    alphas.append(a[0])
+            sol = snn_solve(
+                self._vector_field(),
+                v0,
+                grid,
+                integrator="fdeint",
+                method=run_method,
+                alpha=alphas,
+                coefficients=coefs,
+                memory=memory,
+                options=opts or None,
+            )
+        else:
+            sol = snn_solve(
+                self._vector_field(),
+                v0,
+                grid,
+                integrator="odeint",
+                method=run_method,
+                memory=memory,
+                options=opts or None,
+            )
+        out = odefunc.post(sol.boundaries, *model_args, **model_kwargs)
+        if return_states:
+            return out, tuple(sol.states)
+        return out
+
+    def extra_repr(self) -> str:
+        return (
+            f"integrator={self.integrator!r}, method={self._default_method()!r}, alpha_mode={self.alpha_mode!r}, "
+            f"interpolation_method={self.interpolation_method!r}, neuron_layers={self.neuron_count}"
+        )
