@@ -39,13 +39,13 @@ def encode(images: torch.Tensor, T: int, encoding: str, generator: torch.Generat
     return spikes
 
 
-def build_model(hidden: int, tau: float) -> nn.Module:
+def build_model(hidden: int, tau: float, threshold: float) -> nn.Module:
     """An ordinary discrete-time SNN: Linear -> LIF -> Linear -> LIF -> Linear head."""
     return nn.Sequential(
         nn.Linear(64, hidden),
-        LIFNeuron(tau=tau, threshold=1.0, surrogate="sigmoid"),
+        LIFNeuron(tau=tau, threshold=threshold, surrogate="sigmoid"),
         nn.Linear(hidden, hidden),
-        LIFNeuron(tau=tau, threshold=1.0, surrogate="sigmoid"),
+        LIFNeuron(tau=tau, threshold=threshold, surrogate="sigmoid"),
         nn.Linear(hidden, 10),
     )
 
@@ -66,7 +66,7 @@ def train_one(alpha: float, args: argparse.Namespace, data: dict, label: str) ->
     # alpha = 1 is the ordinary SNN: integer order, explicit Euler (fdeint/gl at alpha=1 is identical)
     integrator, method = ("odeint", "euler") if alpha == 1.0 else ("fdeint", args.method)
     snn = SNNWrapper(
-        build_model(args.hidden, args.tau),
+        build_model(args.hidden, args.tau, args.threshold),
         integrator=integrator,
         alpha=alpha,
         method=method,
@@ -160,6 +160,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--encoding", choices=("rate", "latency"), default="rate")
     p.add_argument("--hidden", type=int, default=128)
     p.add_argument("--tau", type=float, default=2.0)
+    p.add_argument("--threshold", type=float, default=0.25)
     p.add_argument("--lr", type=float, default=2e-3)
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--memory", type=int, default=None, help="short-memory truncation M (default: full history)")
