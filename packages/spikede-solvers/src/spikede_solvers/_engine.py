@@ -1,0 +1,95 @@
+"""The integration loop shared by ``fdeint``, ``odeint`` and ``snn_solve``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from torch import Tensor
+
+from spikede_solvers._base import Problem, Solver
+
+__all__ = ["integrate"]
+
+
+class _Evaluator:
+    """Calls the user's vector field, counts evaluations and checks what it returns.
+
+    ``mode`` is ``"tensor"`` (func takes and returns one tensor), ``"tuple"`` (a tuple of
+    the state's length) or ``"snn"`` (a tuple of the state's length plus ``K >= 0``
+    trailing boundary tensors).
+    """
+
+    def __init__(self, func: Callable[..., Any], states: tuple[Tensor, ...], mode: str) -> None:
+        self.func = func
+        self.shapes = [tuple(y.shape) for y in states]
+        self.mode = mode
+        self.nfe = 0
+        self.n_boundaries: int | None = None
+
+    def __call__(self, t: Tensor, y: tuple[Tensor, ...]) -> tuple[tuple[Tensor, ...], tuple[Tensor, ...]]:
+        self.nfe += 1
+        if self.mode == "tensor":
+            out = self.func(t, y[0])
+            if not isinstance(out, Tensor):
+                raise TypeError(f"func must return a Tensor for a Tensor state, got {type(out).__name__}")
+            out = (out,)
+        else:
+            out = self.func(t, y)
+            if not isinstance(out, (tuple, list)):
+                raise TypeError(f"func must return a tuple of Tensors for a tuple state, got {type(out).__name__}")
+            out = tuple(out)
+        n = len(self.shapes)
+        if self.n_boundaries is None:
+            extra = len(out) - n
+            if extra < 0 or (extra > 0 and self.mode != "snn"):
+                raise ValueError(
+                    f"func returned {len(out)} tensors, expected "
+                    + (f"at least {n} (one derivative per state component, then boundaries)"
+                       if self.mode == "snn" else f"{n} (one derivative per state component)")
+                )
+            for i, (d, shape) in enumerate(zip(out, self.shapes)):
+                if not isinstance(d, Tensor):
+                    raise TypeError(f"func output {i} must be a Tensor, got {type(d).__name__}")
+                if tuple(d.shape) != shape:
+                    raise ValueError(
+                        f"func returned shape {tuple(d.shape)} for state component {i}, "
+                        f"expected {shape} (the shape of y0{'' if self.mode == 'tensor' else f'[{i}]'})"
+                    )
+            for j, b in enumerate(out[n:]):
+                if not isinstance(b, Tensor):
+                    raise TypeError(f"func boundary output {j} must be a Tensor, got {type(b).__name__}")
+            self.n_boundaries = extra
+        elif len(out) != n + self.n_boundaries:
+            raise ValueError(f"func returned {len(out)} tensors, earlier {n + self.n_boundaries}")
+        return out[:n], out[n:]
+
+    def derivatives(self, t: Tensor, y: tuple[Tensor, ...]) -> tuple[Tensor, ...]:
+        return self(t, y)[0]
+
+
+def integrate(
+    solver: Solver, problem: Problem, func: Callable[..., Any], mode: str, *, evaluate_last: bool
+) -> tuple[list[tuple[Tensor, ...]], list[tuple[Tensor, ...]], int]:
+    """Run the solve; return the states at every grid point, the boundaries, the nfe.
+
+    At step ``n`` the field is evaluated at ``(t_n, y_n)`` (boundaries recorded), then the
+    stepper computes ``y_{n+1}``. The evaluation at the last point is done only when
+    ``evaluate_last`` (its derivative is not needed, only its boundaries).
+    """
+    evaluator = _Evaluator(func, problem.y0, mode)
+    stepper = solver.setup(problem)
+    y = problem.y0
+    states = [y]
+    boundaries = []
+    last = problem.n_points - 1
+    for n in range(problem.n_points):
+        if n == last and not evaluate_last:
+            break
+        f, b = evaluator(problem.t[n], y)
+        boundaries.append(b)
+        if n == last:
+            break
+        y = stepper.step(n, y, f, evaluator.derivatives)
+        states.append(y)
+    return states, boundaries, evaluator.nfe

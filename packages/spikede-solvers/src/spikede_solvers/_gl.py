@@ -1,0 +1,67 @@
+"""Explicit Grünwald–Letnikov method (order 1).
+
+With ``z_k = y_k - y0`` (the Caputo initial value enters every step),
+
+    y_{n+1} = y0 + h^a f(t_n, y_n) - sum_{j=1}^{n+1} w_j z_{n+1-j},
+
+``w_0 = 1``, ``w_j = w_{j-1} (1 - (a + 1) / j)``. At ``a = 1`` (``w_1 = -1``, ``w_j = 0``
+for ``j >= 2``) this is explicit Euler. With memory ``M`` only ``j <= M`` is kept.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from spikede_solvers._base import Evaluate, Problem, Solver, Stepper
+from spikede_solvers._history import lagged_sum
+from spikede_solvers._weights import gl_weights
+
+__all__ = ["GLSolver", "GLTypeStepper"]
+
+
+class GLTypeStepper(Stepper):
+    """``z_{n+1} = scale * f_n - sum_{j>=1} c_j z_{n+1-j}`` per component.
+
+    Args:
+        problem: The checked problem.
+        scales: Per component, the factor multiplying ``f_n``.
+        coefs: Per component, ``c_1 .. c_{N}`` as ``[N, *shape]`` (``N = n_steps``).
+    """
+
+    def __init__(self, problem: Problem, scales: list[Tensor], coefs: list[Tensor]) -> None:
+        self.y0 = problem.y0
+        self.window = problem.window
+        self.scales = scales
+        self.coef_rev = [torch.flip(c, dims=(0,)) for c in coefs]
+        self.bufs = [y.new_zeros((problem.n_points, *y.shape)) for y in problem.y0]
+
+    def step(
+        self, n: int, y: tuple[Tensor, ...], f: tuple[Tensor, ...], evaluate: Evaluate
+    ) -> tuple[Tensor, ...]:
+        count = min(n + 1, self.window)
+        out = []
+        for i, y0 in enumerate(self.y0):
+            buf = self.bufs[i]
+            hist = lagged_sum(self.coef_rev[i], buf, n, count)
+            z = self.scales[i] * f[i] - hist
+            buf[n + 1] = z
+            out.append(y0 + z)
+        return tuple(out)
+
+
+class GLSolver(Solver):
+    """Explicit Grünwald–Letnikov method, order 1 (also on the relaxation problem)."""
+
+    kind = "fractional"
+    order = "1"
+
+    def setup(self, problem: Problem) -> Stepper:
+        n = max(problem.n_steps, 1)
+        scales, coefs = [], []
+        for comp in problem.components:
+            a = comp.orders
+            w = gl_weights(a, n + 1)
+            scales.append(torch.pow(a.new_tensor(problem.h), a))
+            coefs.append(w[1:])
+        return GLTypeStepper(problem, scales, coefs)
