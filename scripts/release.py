@@ -41,7 +41,9 @@ from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 BUMP_PARTS = ("major", "minor", "patch")
-_VERSION_LINE = re.compile(r"""^(__version__\s*=\s*)(["'])([^"']+)(["'])""", re.MULTILINE)
+_VERSION_LINE = re.compile(
+    r"""^(__version__\s*=\s*)(["'])([^"']+)(["'])""", re.MULTILINE
+)
 _UNRELEASED = re.compile(r"^##\s+\[?unreleased\]?\s*$", re.IGNORECASE | re.MULTILINE)
 _SECTION = re.compile(r"^##\s+", re.MULTILINE)
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -74,18 +76,22 @@ def _load_toml(path: Path) -> dict:
 def _read_version(version_file: Path) -> Version:
     match = _VERSION_LINE.search(version_file.read_text(encoding="utf-8"))
     if match is None:
-        raise ReleaseError(f"{version_file}: no line of the form __version__ = \"X.Y.Z\"")
+        raise ReleaseError(f'{version_file}: no line of the form __version__ = "X.Y.Z"')
     try:
         return Version(match.group(3))
     except InvalidVersion as exc:
-        raise ReleaseError(f"{version_file}: {match.group(3)!r} is not a valid version") from exc
+        raise ReleaseError(
+            f"{version_file}: {match.group(3)!r} is not a valid version"
+        ) from exc
 
 
 def load_packages(root: Path) -> dict[str, Package]:
     """Read every ``packages/*/pyproject.toml`` under ``root``, keyed by canonical name."""
     packages_dir = root / "packages"
     if not packages_dir.is_dir():
-        raise ReleaseError(f"root {root} has no packages/ folder; pass --root with the repository root")
+        raise ReleaseError(
+            f"root {root} has no packages/ folder; pass --root with the repository root"
+        )
     found: dict[str, Package] = {}
     for pyproject in sorted(packages_dir.glob("*/pyproject.toml")):
         data = _load_toml(pyproject)
@@ -93,9 +99,13 @@ def load_packages(root: Path) -> dict[str, Package]:
         try:
             rel = data["tool"]["hatch"]["version"]["path"]
         except KeyError as exc:
-            raise ReleaseError(f"{pyproject}: [tool.hatch.version] path is missing") from exc
+            raise ReleaseError(
+                f"{pyproject}: [tool.hatch.version] path is missing"
+            ) from exc
         version_file = pyproject.parent / rel
-        pkg = Package(name, pyproject.parent, pyproject, version_file, _read_version(version_file))
+        pkg = Package(
+            name, pyproject.parent, pyproject, version_file, _read_version(version_file)
+        )
         found[pkg.key] = pkg
     if not found:
         raise ReleaseError(f"no packages/*/pyproject.toml under {root}")
@@ -110,12 +120,17 @@ def _requirement_strings(data: dict) -> list[str]:
     return strings
 
 
-def sibling_requirements(pkg: Package, packages: dict[str, Package]) -> list[tuple[str, Requirement]]:
+def sibling_requirements(
+    pkg: Package, packages: dict[str, Package]
+) -> list[tuple[str, Requirement]]:
     """Return ``(raw string, parsed requirement)`` for each sibling that ``pkg`` depends on."""
     out = []
     for raw in _requirement_strings(_load_toml(pkg.pyproject)):
         req = Requirement(raw)
-        if canonicalize_name(req.name) in packages and canonicalize_name(req.name) != pkg.key:
+        if (
+            canonicalize_name(req.name) in packages
+            and canonicalize_name(req.name) != pkg.key
+        ):
             out.append((raw, req))
     return out
 
@@ -144,9 +159,13 @@ def new_version(old: Version, part: str) -> Version:
     try:
         target = Version(part)
     except InvalidVersion as exc:
-        raise ReleaseError(f"bump part {part!r} is neither one of {BUMP_PARTS} nor a version X.Y.Z") from exc
+        raise ReleaseError(
+            f"bump part {part!r} is neither one of {BUMP_PARTS} nor a version X.Y.Z"
+        ) from exc
     if target <= old:
-        raise ReleaseError(f"new version {target} must be greater than the current version {old}")
+        raise ReleaseError(
+            f"new version {target} must be greater than the current version {old}"
+        )
     return target
 
 
@@ -168,13 +187,17 @@ def _replace_quoted(text: str, old: str, new: str, where: Path) -> str:
         count += text.count(needle)
         text = text.replace(needle, f"{quote}{new}{quote}")
     if count == 0:
-        raise ReleaseError(f"{where}: could not find the quoted requirement {old!r} to rewrite")
+        raise ReleaseError(
+            f"{where}: could not find the quoted requirement {old!r} to rewrite"
+        )
     return text
 
 
 def _write_version(pkg: Package, version: Version) -> None:
     text = pkg.version_file.read_text(encoding="utf-8")
-    new_text, n = _VERSION_LINE.subn(lambda m: f"{m.group(1)}{m.group(2)}{version}{m.group(4)}", text, count=1)
+    new_text, n = _VERSION_LINE.subn(
+        lambda m: f"{m.group(1)}{m.group(2)}{version}{m.group(4)}", text, count=1
+    )
     if n != 1:
         raise ReleaseError(f"{pkg.version_file}: no __version__ line to rewrite")
     pkg.version_file.write_text(new_text, encoding="utf-8")
@@ -191,7 +214,11 @@ def _has_section(text: str, version: Version) -> bool:
 
 def _add_unreleased_entry(path: Path, entry: str) -> None:
     """Append ``entry`` under the changelog's ``## Unreleased`` heading, creating it if needed."""
-    text = path.read_text(encoding="utf-8") if path.exists() else f"# Changelog of {path.parent.name}\n"
+    text = (
+        path.read_text(encoding="utf-8")
+        if path.exists()
+        else f"# Changelog of {path.parent.name}\n"
+    )
     match = _UNRELEASED.search(text)
     if match is None:
         first = _SECTION.search(text)
@@ -199,19 +226,29 @@ def _add_unreleased_entry(path: Path, entry: str) -> None:
         if first is None:
             text = text.rstrip("\n") + "\n\n" + block
         else:
-            text = text[: first.start()] + block + text[first.start():]
+            text = text[: first.start()] + block + text[first.start() :]
     else:
         nxt = _SECTION.search(text, match.end())
         end = nxt.start() if nxt else len(text)
-        body = text[match.end():end].strip("\n")
+        body = text[match.end() : end].strip("\n")
         body = (body + "\n" if body else "") + f"- {entry}"
-        text = text[: match.start()] + f"## Unreleased\n\n{body}\n\n" + text[end:].lstrip("\n")
+        text = (
+            text[: match.start()]
+            + f"## Unreleased\n\n{body}\n\n"
+            + text[end:].lstrip("\n")
+        )
     path.write_text(text.rstrip("\n") + "\n", encoding="utf-8")
 
 
-def _release_changelog(path: Path, version: Version, date: str, default_entry: str) -> None:
+def _release_changelog(
+    path: Path, version: Version, date: str, default_entry: str
+) -> None:
     """Turn ``## Unreleased`` into ``## <version> - <date>``, or add a new dated section."""
-    text = path.read_text(encoding="utf-8") if path.exists() else f"# Changelog of {path.parent.name}\n"
+    text = (
+        path.read_text(encoding="utf-8")
+        if path.exists()
+        else f"# Changelog of {path.parent.name}\n"
+    )
     if _has_section(text, version):
         raise ReleaseError(f"{path}: a section for {version} already exists")
     heading = f"## {version} - {date}"
@@ -219,15 +256,17 @@ def _release_changelog(path: Path, version: Version, date: str, default_entry: s
     if match is not None:
         nxt = _SECTION.search(text, match.end())
         end = nxt.start() if nxt else len(text)
-        body = text[match.end():end].strip("\n") or f"- {default_entry}"
-        text = text[: match.start()] + f"{heading}\n\n{body}\n\n" + text[end:].lstrip("\n")
+        body = text[match.end() : end].strip("\n") or f"- {default_entry}"
+        text = (
+            text[: match.start()] + f"{heading}\n\n{body}\n\n" + text[end:].lstrip("\n")
+        )
     else:
         first = _SECTION.search(text)
         block = f"{heading}\n\n- {default_entry}\n\n"
         if first is None:
             text = text.rstrip("\n") + "\n\n" + block
         else:
-            text = text[: first.start()] + block + text[first.start():]
+            text = text[: first.start()] + block + text[first.start() :]
     path.write_text(text.rstrip("\n") + "\n", encoding="utf-8")
 
 
@@ -240,7 +279,9 @@ def find_package(packages: dict[str, Package], name: str) -> Package:
         if pkg.folder.name == name:
             return pkg
     known = ", ".join(sorted(p.name for p in packages.values()))
-    raise ReleaseError(f"package {name!r} is not in this repository; known packages: {known}")
+    raise ReleaseError(
+        f"package {name!r} is not in this repository; known packages: {known}"
+    )
 
 
 def bump(root: Path, name: str, part: str, date: str | None = None) -> list[str]:
@@ -269,14 +310,20 @@ def bump(root: Path, name: str, part: str, date: str | None = None) -> list[str]
                 continue
             if not move_ranges and req.specifier.contains(new, prereleases=True):
                 continue
-            rewrites.append((other, raw, _format_requirement(req, compatible_range(new))))
+            rewrites.append(
+                (other, raw, _format_requirement(req, compatible_range(new)))
+            )
 
     _write_version(pkg, new)
     for other, raw, replacement in rewrites:
         text = other.pyproject.read_text(encoding="utf-8")
-        other.pyproject.write_text(_replace_quoted(text, raw, replacement, other.pyproject), encoding="utf-8")
+        other.pyproject.write_text(
+            _replace_quoted(text, raw, replacement, other.pyproject), encoding="utf-8"
+        )
         _add_unreleased_entry(_changelog_path(other), f"Require `{replacement}`.")
-        changes.append(f"{other.name}: dependency {raw!r} -> {replacement!r} (release {other.name} too)")
+        changes.append(
+            f"{other.name}: dependency {raw!r} -> {replacement!r} (release {other.name} too)"
+        )
     _release_changelog(_changelog_path(pkg), new, date, f"Release {new}.")
     changes.append(f"{pkg.name}: CHANGELOG.md section '## {new} - {date}'")
     return changes
@@ -309,7 +356,7 @@ def package_for_tag(packages: dict[str, Package], tag: str) -> tuple[Package, st
     if best is None:
         expected = ", ".join(f"{p.name}-vX.Y.Z" for p in packages.values())
         raise ReleaseError(f"tag {tag!r} names no package; expected one of: {expected}")
-    return best, tag[len(best.name) + 2:]
+    return best, tag[len(best.name) + 2 :]
 
 
 def check_tag(root: Path, tag: str) -> tuple[Package, Version]:
@@ -319,31 +366,55 @@ def check_tag(root: Path, tag: str) -> tuple[Package, Version]:
     try:
         tagged = Version(raw_version)
     except InvalidVersion as exc:
-        raise ReleaseError(f"tag {tag!r}: {raw_version!r} is not a valid version") from exc
+        raise ReleaseError(
+            f"tag {tag!r}: {raw_version!r} is not a valid version"
+        ) from exc
     if tagged != pkg.version:
         raise ReleaseError(
             f"tag {tag!r} says {pkg.name} {tagged}, but {pkg.version_file.relative_to(root)} "
             f"says {pkg.version}; run the bump first or tag {pkg.name}-v{pkg.version}"
         )
     changelog = _changelog_path(pkg)
-    if not changelog.exists() or not _has_section(changelog.read_text(encoding="utf-8"), tagged):
-        raise ReleaseError(f"{changelog.relative_to(root)} has no '## {tagged}' section")
+    if not changelog.exists() or not _has_section(
+        changelog.read_text(encoding="utf-8"), tagged
+    ):
+        raise ReleaseError(
+            f"{changelog.relative_to(root)} has no '## {tagged}' section"
+        )
     return pkg, tagged
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="release.py", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="release.py", description=__doc__.split("\n\n")[0]
+    )
     sub = parser.add_subparsers(dest="command", required=True)
-    p_bump = sub.add_parser("bump", help="bump one package's version, sibling ranges and changelog")
+    p_bump = sub.add_parser(
+        "bump", help="bump one package's version, sibling ranges and changelog"
+    )
     p_bump.add_argument("package", help="distribution name, e.g. spikede-solvers")
-    p_bump.add_argument("part", help="major, minor, patch, or an explicit version X.Y.Z")
-    p_bump.add_argument("--date", default=None, help="date of the changelog section (default: today)")
-    p_check = sub.add_parser("check", help="every sibling range admits the version in the repository")
-    p_tag = sub.add_parser("check-tag", help="a tag <package>-v<version> matches the package version")
-    p_tag.add_argument("tag", help="e.g. spikede-solvers-v0.2.0 (a refs/tags/ prefix is dropped)")
+    p_bump.add_argument(
+        "part", help="major, minor, patch, or an explicit version X.Y.Z"
+    )
+    p_bump.add_argument(
+        "--date", default=None, help="date of the changelog section (default: today)"
+    )
+    p_check = sub.add_parser(
+        "check", help="every sibling range admits the version in the repository"
+    )
+    p_tag = sub.add_parser(
+        "check-tag", help="a tag <package>-v<version> matches the package version"
+    )
+    p_tag.add_argument(
+        "tag", help="e.g. spikede-solvers-v0.2.0 (a refs/tags/ prefix is dropped)"
+    )
     for p in (p_bump, p_check, p_tag):
-        p.add_argument("--root", type=Path, default=Path(__file__).resolve().parent.parent,
-                       help="repository root (default: the folder above scripts/)")
+        p.add_argument(
+            "--root",
+            type=Path,
+            default=Path(__file__).resolve().parent.parent,
+            help="repository root (default: the folder above scripts/)",
+        )
     return parser
 
 

@@ -53,14 +53,23 @@ def _pyproject(folder: str) -> dict:
 
 
 def _version(folder: str) -> Version:
-    path = REPO / "packages" / folder / _pyproject(folder)["tool"]["hatch"]["version"]["path"]
-    match = re.search(r"""^__version__\s*=\s*["']([^"']+)["']""", path.read_text(), re.MULTILINE)
+    path = (
+        REPO
+        / "packages"
+        / folder
+        / _pyproject(folder)["tool"]["hatch"]["version"]["path"]
+    )
+    match = re.search(
+        r"""^__version__\s*=\s*["']([^"']+)["']""", path.read_text(), re.MULTILINE
+    )
     assert match, f"{path} has no __version__ line"
     return Version(match.group(1))
 
 
 def _requirements(folder: str) -> list[Requirement]:
-    return [Requirement(r) for r in _pyproject(folder)["project"].get("dependencies", [])]
+    return [
+        Requirement(r) for r in _pyproject(folder)["project"].get("dependencies", [])
+    ]
 
 
 def _sibling_pins() -> list[tuple[str, Requirement]]:
@@ -81,8 +90,13 @@ def test_every_package_is_present_with_its_own_version_file():
     for folder in FOLDERS:
         project = _pyproject(folder)["project"]
         assert project["dynamic"] == ["version"], folder
-        assert "version" not in project, f"{folder}: the version must live only in __about__.py"
-        assert _pyproject(folder)["tool"]["hatch"]["version"]["path"] == f"src/{IMPORT_NAME[folder]}/__about__.py"
+        assert "version" not in project, (
+            f"{folder}: the version must live only in __about__.py"
+        )
+        assert (
+            _pyproject(folder)["tool"]["hatch"]["version"]["path"]
+            == f"src/{IMPORT_NAME[folder]}/__about__.py"
+        )
         assert _version(folder).release, folder
 
 
@@ -110,7 +124,9 @@ def test_sibling_range_admits_the_version_in_the_repo(folder, requirement):
     )
     # Policy: a lower bound and an upper bound at the next breaking release.
     operators = {spec.operator for spec in requirement.specifier}
-    assert operators == {">=", "<"}, f"{folder}: {requirement} is not of the form >=X.Y.Z,<next"
+    assert operators == {">=", "<"}, (
+        f"{folder}: {requirement} is not of the form >=X.Y.Z,<next"
+    )
 
 
 def test_sibling_range_check_rejects_an_excluded_version():
@@ -124,15 +140,21 @@ def test_sibling_range_check_rejects_an_excluded_version():
 def test_declared_dependencies_are_exactly_the_expected_ones(folder):
     declared = {canonicalize_name(r.name) for r in _requirements(folder)}
     assert declared == EXPECTED_DEPENDENCIES[folder]
-    torch = next(r for r in _requirements(folder) if canonicalize_name(r.name) == "torch")
-    assert torch.specifier.contains(TORCH_IN_CI), f"{folder}: {torch} excludes the torch we test with"
+    torch = next(
+        r for r in _requirements(folder) if canonicalize_name(r.name) == "torch"
+    )
+    assert torch.specifier.contains(TORCH_IN_CI), (
+        f"{folder}: {torch} excludes the torch we test with"
+    )
 
 
 @pytest.mark.parametrize("folder", FOLDERS)
 def test_requires_python_is_3_10_or_newer(folder):
     spec = SpecifierSet(_pyproject(folder)["project"]["requires-python"])
     for python in PYTHONS:
-        assert spec.contains(python), f"{folder}: requires-python {spec} excludes {python}"
+        assert spec.contains(python), (
+            f"{folder}: requires-python {spec} excludes {python}"
+        )
     assert not spec.contains("3.9"), f"{folder}: requires-python {spec} admits 3.9"
 
 
@@ -141,7 +163,9 @@ def test_index_metadata(folder):
     project = _pyproject(folder)["project"]
     base = REPO / "packages" / folder
     assert len(project["description"]) > 20
-    assert project["readme"] == "README.md" and (base / "README.md").stat().st_size > 100
+    assert (
+        project["readme"] == "README.md" and (base / "README.md").stat().st_size > 100
+    )
     assert project["license"] == "MIT" and (base / "LICENSE").is_file()
     assert (base / "CHANGELOG.md").is_file()
     classifiers = set(project["classifiers"])
@@ -150,7 +174,9 @@ def test_index_metadata(folder):
         assert f"Programming Language :: Python :: {python}" in classifiers
     urls = {key.lower(): value for key, value in project["urls"].items()}
     for key in ("documentation", "source", "issues"):
-        assert urls.get(key, "").startswith("https://"), f"{folder}: project URL {key!r} missing"
+        assert urls.get(key, "").startswith("https://"), (
+            f"{folder}: project URL {key!r} missing"
+        )
     assert (base / "src" / IMPORT_NAME[folder] / "py.typed").is_file()
 
 
@@ -189,7 +215,11 @@ def test_every_third_party_import_is_declared(folder):
     for extra in project.get("optional-dependencies", {}).values():
         declared |= {canonicalize_name(Requirement(r).name) for r in extra}
     imports = _third_party_imports(folder)
-    missing = {m: sorted(files) for m, files in imports.items() if _distribution_of(m) not in declared}
+    missing = {
+        m: sorted(files)
+        for m, files in imports.items()
+        if _distribution_of(m) not in declared
+    }
     assert not missing, f"{folder} imports undeclared packages: {missing}"
 
 
@@ -202,14 +232,30 @@ def test_import_scan_finds_imports():
 # --------------------------------------------------------------------------- slow: builds
 
 
-def _run(cmd: list[str], cwd: Path | None = None, env: dict | None = None, timeout: int = 300) -> str:
-    proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
-    assert proc.returncode == 0, f"{cmd} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}"
+def _run(
+    cmd: list[str], cwd: Path | None = None, env: dict | None = None, timeout: int = 300
+) -> str:
+    proc = subprocess.run(
+        cmd,
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    assert proc.returncode == 0, (
+        f"{cmd} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}"
+    )
     return proc.stdout
 
 
 def _clean_env() -> dict:
-    env = {k: v for k, v in os.environ.items() if k not in {"PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV"}}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in {"PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV"}
+    }
     env["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"
     return env
 
@@ -224,11 +270,29 @@ def builds(tmp_path_factory):
         dist = out / folder
         source = REPO / "packages" / folder
         if hatch:
-            _run([hatch, "build", "-t", "sdist", "-t", "wheel", str(dist)], cwd=source, env=_clean_env())
+            _run(
+                [hatch, "build", "-t", "sdist", "-t", "wheel", str(dist)],
+                cwd=source,
+                env=_clean_env(),
+            )
         else:  # hatch itself not on PATH: the same backend through the PEP 517 front end.
-            _run([sys.executable, "-m", "build", "--no-isolation", "--sdist", "--wheel", "--outdir", str(dist), str(source)])
+            _run(
+                [
+                    sys.executable,
+                    "-m",
+                    "build",
+                    "--no-isolation",
+                    "--sdist",
+                    "--wheel",
+                    "--outdir",
+                    str(dist),
+                    str(source),
+                ]
+            )
         sdists, wheels = sorted(dist.glob("*.tar.gz")), sorted(dist.glob("*.whl"))
-        assert len(sdists) == 1 and len(wheels) == 1, f"{folder}: built {sorted(p.name for p in dist.iterdir())}"
+        assert len(sdists) == 1 and len(wheels) == 1, (
+            f"{folder}: built {sorted(p.name for p in dist.iterdir())}"
+        )
         # From scratch: unpack the sdist in an empty folder and build a wheel from that alone.
         unpacked = out / f"{folder}-unpacked"
         with tarfile.open(sdists[0]) as tar:
@@ -238,8 +302,23 @@ def builds(tmp_path_factory):
                 tar.extractall(unpacked)
         (tree,) = list(unpacked.iterdir())
         rebuilt = out / f"{folder}-from-sdist"
-        _run([sys.executable, "-m", "build", "--no-isolation", "--wheel", "--outdir", str(rebuilt), str(tree)])
-        result[folder] = {"sdist": sdists[0], "wheel": wheels[0], "rebuilt": next(rebuilt.glob("*.whl"))}
+        _run(
+            [
+                sys.executable,
+                "-m",
+                "build",
+                "--no-isolation",
+                "--wheel",
+                "--outdir",
+                str(rebuilt),
+                str(tree),
+            ]
+        )
+        result[folder] = {
+            "sdist": sdists[0],
+            "wheel": wheels[0],
+            "rebuilt": next(rebuilt.glob("*.whl")),
+        }
     return result
 
 
@@ -264,14 +343,21 @@ def test_wheel_holds_only_its_own_modules(builds, folder):
         assert wheel.name == f"{imp}-{version}-py3-none-any.whl"
         names = _wheel_names(wheel)
         dist_info = f"{imp}-{version}.dist-info/"
-        strays = [n for n in names if not (n.startswith(f"{imp}/") or n.startswith(dist_info))]
-        assert not strays, f"{wheel.name} ships files outside {imp}/ and its dist-info: {strays}"
-        shipped = {n[len(imp) + 1:] for n in names if n.startswith(f"{imp}/")}
+        strays = [n for n in names if not n.startswith((f"{imp}/", dist_info))]
+        assert not strays, (
+            f"{wheel.name} ships files outside {imp}/ and its dist-info: {strays}"
+        )
+        shipped = {n[len(imp) + 1 :] for n in names if n.startswith(f"{imp}/")}
         src = REPO / "packages" / folder / "src" / imp
-        expected = {p.relative_to(src).as_posix() for p in src.rglob("*") if p.is_file()
-                    and "__pycache__" not in p.parts and p.suffix != ".pyc"}
+        expected = {
+            p.relative_to(src).as_posix()
+            for p in src.rglob("*")
+            if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc"
+        }
         assert "py.typed" in shipped and "__init__.py" in shipped
-        assert shipped == expected, f"{wheel.name}: shipped {sorted(shipped ^ expected)} differ from src/"
+        assert shipped == expected, (
+            f"{wheel.name}: shipped {sorted(shipped ^ expected)} differ from src/"
+        )
 
 
 @pytest.mark.slow
@@ -281,7 +367,9 @@ def test_wheel_metadata_matches_pyproject(builds, folder):
     meta = _wheel_metadata(builds[folder]["wheel"])
     assert canonicalize_name(meta["Name"]) == canonicalize_name(folder)
     assert Version(meta["Version"]) == _version(folder)
-    assert SpecifierSet(meta["Requires-Python"]) == SpecifierSet(project["requires-python"])
+    assert SpecifierSet(meta["Requires-Python"]) == SpecifierSet(
+        project["requires-python"]
+    )
     requires = {str(Requirement(r)) for r in meta.get_all("Requires-Dist") or []}
     assert requires == {str(Requirement(r)) for r in project["dependencies"]}
     assert meta["Description-Content-Type"] == "text/markdown"
@@ -300,10 +388,19 @@ def test_sdist_is_self_contained(builds, folder):
     imp = IMPORT_NAME[folder]
     with tarfile.open(builds[folder]["sdist"]) as tar:
         names = [n.split("/", 1)[1] for n in tar.getnames() if "/" in n]
-    for required in ("pyproject.toml", "README.md", "LICENSE", "CHANGELOG.md", f"src/{imp}/py.typed",
-                     f"src/{imp}/__about__.py", f"src/{imp}/__init__.py"):
+    for required in (
+        "pyproject.toml",
+        "README.md",
+        "LICENSE",
+        "CHANGELOG.md",
+        f"src/{imp}/py.typed",
+        f"src/{imp}/__about__.py",
+        f"src/{imp}/__init__.py",
+    ):
         assert required in names, f"{folder} sdist lacks {required}"
-    others = [n for n in names if n.startswith("src/") and not n.startswith(f"src/{imp}/")]
+    others = [
+        n for n in names if n.startswith("src/") and not n.startswith(f"src/{imp}/")
+    ]
     assert not others, f"{folder} sdist ships other packages' sources: {others}"
 
 
@@ -339,28 +436,57 @@ def test_solvers_wheel_installs_and_works_alone(builds, tmp_path):
     python = venv / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
     env = _clean_env()
     # An empty environment: torch (from the machine's pip configuration) and the wheel, nothing else.
-    _run([str(python), "-m", "pip", "install", "-q", f"torch=={TORCH_IN_CI}", str(builds["spikede-solvers"]["rebuilt"])],
-         env=env, timeout=600)
-    report = json.loads(_run([str(python), "-c", _SOLVERS_ALONE], cwd=tmp_path, env=env).strip().splitlines()[-1])
+    _run(
+        [
+            str(python),
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            f"torch=={TORCH_IN_CI}",
+            str(builds["spikede-solvers"]["rebuilt"]),
+        ],
+        env=env,
+        timeout=600,
+    )
+    report = json.loads(
+        _run([str(python), "-c", _SOLVERS_ALONE], cwd=tmp_path, env=env)
+        .strip()
+        .splitlines()[-1]
+    )
     assert Version(report["version"]) == _version("spikede-solvers")
     assert report["dtype"] == "torch.float64"
     assert report["error"] < 2e-2, report
     assert report["imported"] == [] and report["findable"] == [], report
-    spikede_dists = [canonicalize_name(d) for d in report["distributions"] if d.lower().startswith("spikede")]
-    assert spikede_dists == ["spikede-solvers"], report
-    listed = json.loads(_run([str(python), "-m", "pip", "list", "--format=json"], env=env))
-    assert sorted(canonicalize_name(p["name"]) for p in listed if p["name"].lower().startswith("spikede")) == [
-        "spikede-solvers"
+    spikede_dists = [
+        canonicalize_name(d)
+        for d in report["distributions"]
+        if d.lower().startswith("spikede")
     ]
+    assert spikede_dists == ["spikede-solvers"], report
+    listed = json.loads(
+        _run([str(python), "-m", "pip", "list", "--format=json"], env=env)
+    )
+    assert sorted(
+        canonicalize_name(p["name"])
+        for p in listed
+        if p["name"].lower().startswith("spikede")
+    ) == ["spikede-solvers"]
 
 
 def test_ci_script_runs_the_readme_test_command():
     readme = (REPO / "README.md").read_text(encoding="utf-8")
     blocks = re.findall(r"```(?:bash|sh|console|shell)\n(.*?)```", readme, re.DOTALL)
-    commands = [line.split("#")[0].strip() for block in blocks for line in block.splitlines()]
+    commands = [
+        line.split("#")[0].strip() for block in blocks for line in block.splitlines()
+    ]
     test_commands = [c for c in commands if c.startswith("hatch run test")]
-    assert len(test_commands) == 1, f"README.md should show one `hatch run test` command: {test_commands}"
+    assert len(test_commands) == 1, (
+        f"README.md should show one `hatch run test` command: {test_commands}"
+    )
     script = (REPO / ".ci" / "run").read_text(encoding="utf-8")
     lines = [line.split("#")[0].strip() for line in script.splitlines()]
-    assert test_commands[0] in lines, f".ci/run does not run the README's test command {test_commands[0]!r}"
+    assert test_commands[0] in lines, (
+        f".ci/run does not run the README's test command {test_commands[0]!r}"
+    )
     assert "pip install" in script and "hatch" in script

@@ -30,7 +30,9 @@ except ModuleNotFoundError:  # Python 3.10
 REPO = Path(__file__).resolve().parents[1]
 FOLDERS = ["spikede-interp", "spikede-solvers", "spikede-fx", "spikede"]
 DATE = "2027-01-15"
-IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", "dist", "build", "*.egg-info", ".pytest_cache")
+IGNORE = shutil.ignore_patterns(
+    "__pycache__", "*.pyc", "dist", "build", "*.egg-info", ".pytest_cache"
+)
 
 
 @pytest.fixture
@@ -57,22 +59,31 @@ def _pyproject_path(root: Path, folder: str) -> Path:
 
 
 def _about(root: Path, folder: str) -> Path:
-    return root / "packages" / folder / "src" / folder.replace("-", "_") / "__about__.py"
+    return (
+        root / "packages" / folder / "src" / folder.replace("-", "_") / "__about__.py"
+    )
 
 
 def _set_version(root: Path, folder: str, version: str) -> None:
     path = _about(root, folder)
-    path.write_text(re.sub(r'__version__ = "[^"]*"', f'__version__ = "{version}"', path.read_text()))
+    path.write_text(
+        re.sub(r'__version__ = "[^"]*"', f'__version__ = "{version}"', path.read_text())
+    )
 
 
 def _version(root: Path, folder: str) -> Version:
-    return Version(re.search(r'__version__ = "([^"]*)"', _about(root, folder).read_text()).group(1))
+    return Version(
+        re.search(r'__version__ = "([^"]*)"', _about(root, folder).read_text()).group(1)
+    )
 
 
 def _pins(root: Path, folder: str) -> dict[str, str]:
     with _pyproject_path(root, folder).open("rb") as handle:
         deps = tomllib.load(handle)["project"]["dependencies"]
-    return {canonicalize_name(Requirement(d).name): str(Requirement(d).specifier) for d in deps}
+    return {
+        canonicalize_name(Requirement(d).name): str(Requirement(d).specifier)
+        for d in deps
+    }
 
 
 def _changelog(root: Path, folder: str) -> str:
@@ -84,15 +95,26 @@ def _sections(text: str) -> list[str]:
 
 
 def _section_body(text: str, heading: str) -> str:
-    match = re.search(rf"^## {re.escape(heading)}\n(.*?)(?=^## |\Z)", text, re.MULTILINE | re.DOTALL)
+    match = re.search(
+        rf"^## {re.escape(heading)}\n(.*?)(?=^## |\Z)", text, re.MULTILINE | re.DOTALL
+    )
     assert match, f"no section {heading!r} in:\n{text}"
     return match.group(1).strip()
 
 
 def _release(root: Path, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, str(root / "scripts" / "release.py"), *args, "--root", str(root)],
-        capture_output=True, text=True, timeout=60,
+        [
+            sys.executable,
+            str(root / "scripts" / "release.py"),
+            *args,
+            "--root",
+            str(root),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
 
 
@@ -103,7 +125,11 @@ def _bump(root: Path, package: str, part: str) -> subprocess.CompletedProcess:
 
 
 def _snapshot(root: Path) -> dict[Path, str]:
-    return {p: p.read_text() for p in (root / "packages").rglob("*") if p.is_file() and p.suffix in {".py", ".toml", ".md"}}
+    return {
+        p: p.read_text()
+        for p in (root / "packages").rglob("*")
+        if p.is_file() and p.suffix in {".py", ".toml", ".md"}
+    }
 
 
 def test_patch_bump_of_a_leaf_leaves_ranges_alone(repo):
@@ -113,7 +139,10 @@ def test_patch_bump_of_a_leaf_leaves_ranges_alone(repo):
     for other in ("spikede-interp", "spikede-fx", "spikede"):
         assert _version(repo, other) == Version("0.1.0")
     # The umbrella's range >=0.1.0,<0.2 admits 0.1.1: its files are untouched, byte for byte.
-    for path in (_pyproject_path(repo, "spikede"), repo / "packages/spikede/CHANGELOG.md"):
+    for path in (
+        _pyproject_path(repo, "spikede"),
+        repo / "packages/spikede/CHANGELOG.md",
+    ):
         assert path.read_text() == before[path]
     log = _changelog(repo, "spikede-solvers")
     assert _sections(log)[:2] == [f"0.1.1 - {DATE}", "0.1.0 - 2026-11-24"]
@@ -129,7 +158,9 @@ def test_minor_bump_of_a_leaf_moves_the_umbrella_range(repo):
     assert _pins(repo, "spikede")["spikede-interp"] == "<0.2,>=0.1.0"
     # Exactly one quoted string changed: formatting and comments of the file survive.
     after = _pyproject_path(repo, "spikede").read_text()
-    assert after == before.replace('"spikede-solvers>=0.1.0,<0.2"', '"spikede-solvers>=0.2.0,<0.3"')
+    assert after == before.replace(
+        '"spikede-solvers>=0.1.0,<0.2"', '"spikede-solvers>=0.2.0,<0.3"'
+    )
     assert _pyproject_path(repo, "spikede-fx").read_text() == fx_before
     # The dependent must be released too: its changelog says why, under Unreleased.
     umbrella_log = _changelog(repo, "spikede")
@@ -158,7 +189,9 @@ def test_after_1_0_minor_bumps_raise_the_floor_and_patches_do_not(repo):
     assert _version(repo, "spikede-solvers") == Version("1.3.0")
     assert _pins(repo, "spikede")["spikede-solvers"] == "<2,>=1.3.0"
     assert _sections(_changelog(repo, "spikede-solvers"))[:3] == [
-        f"1.3.0 - {DATE}", f"1.2.4 - {DATE}", f"1.2.3 - {DATE}"
+        f"1.3.0 - {DATE}",
+        f"1.2.4 - {DATE}",
+        f"1.2.3 - {DATE}",
     ]
     assert _release(repo, "check").returncode == 0
 
@@ -173,12 +206,19 @@ def test_minor_bump_of_interp_moves_both_dependents(repo):
 
 def test_unreleased_entries_move_under_the_dated_section(repo):
     path = repo / "packages/spikede-solvers/CHANGELOG.md"
-    text = path.read_text().replace("## 0.1.0", "## Unreleased\n\n- Fixed the L1 weights.\n- Faster history sums.\n\n## 0.1.0", 1)
+    text = path.read_text().replace(
+        "## 0.1.0",
+        "## Unreleased\n\n- Fixed the L1 weights.\n- Faster history sums.\n\n## 0.1.0",
+        1,
+    )
     path.write_text(text)
     _bump(repo, "spikede-solvers", "patch")
     log = _changelog(repo, "spikede-solvers")
     assert "Unreleased" not in _sections(log)
-    assert _section_body(log, f"0.1.1 - {DATE}") == "- Fixed the L1 weights.\n- Faster history sums."
+    assert (
+        _section_body(log, f"0.1.1 - {DATE}")
+        == "- Fixed the L1 weights.\n- Faster history sums."
+    )
     assert _section_body(log, "0.1.0 - 2026-11-24") == "- First release."
     assert log.startswith("# Changelog of spikede-solvers\n")
 
@@ -194,12 +234,16 @@ def test_dependent_then_released_carries_the_pin_note(repo):
 def test_comments_in_the_dependency_list_survive(repo):
     path = _pyproject_path(repo, "spikede")
     text = path.read_text().replace(
-        '  "spikede-solvers>=0.1.0,<0.2",', '  # follows the release policy\n  "spikede-solvers>=0.1.0,<0.2",  # solver\n'
+        '  "spikede-solvers>=0.1.0,<0.2",',
+        '  # follows the release policy\n  "spikede-solvers>=0.1.0,<0.2",  # solver\n',
     )
     path.write_text(text)
     _bump(repo, "spikede-solvers", "minor")
     after = path.read_text()
-    assert '  # follows the release policy\n  "spikede-solvers>=0.2.0,<0.3",  # solver\n' in after
+    assert (
+        '  # follows the release policy\n  "spikede-solvers>=0.2.0,<0.3",  # solver\n'
+        in after
+    )
 
 
 @pytest.mark.parametrize("bad", ["0.1.0", "0.0.9", "banana"])
@@ -220,7 +264,11 @@ def test_unknown_package_and_bad_date_are_refused(repo):
 
 def test_check_fails_on_a_broken_pin(repo):
     path = _pyproject_path(repo, "spikede")
-    path.write_text(path.read_text().replace('"spikede-solvers>=0.1.0,<0.2"', '"spikede-solvers>=0.2.0,<0.3"'))
+    path.write_text(
+        path.read_text().replace(
+            '"spikede-solvers>=0.1.0,<0.2"', '"spikede-solvers>=0.2.0,<0.3"'
+        )
+    )
     proc = _release(repo, "check")
     assert proc.returncode == 1
     assert "spikede-solvers>=0.2.0,<0.3" in proc.stderr and "0.1.0" in proc.stderr
@@ -233,13 +281,22 @@ def test_check_tag(repo):
     _bump(repo, "spikede-solvers", "minor")
     proc = _release(repo, "check-tag", "spikede-solvers-v0.2.0")
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.splitlines() == ["package=spikede-solvers", "path=packages/spikede-solvers", "version=0.2.0"]
+    assert proc.stdout.splitlines() == [
+        "package=spikede-solvers",
+        "path=packages/spikede-solvers",
+        "version=0.2.0",
+    ]
     # The umbrella's prefix "spikede-v" is not confused with the longer names, and back.
     proc = _release(repo, "check-tag", "refs/tags/spikede-fx-v0.1.0")
     assert proc.returncode == 0 and proc.stdout.splitlines()[0] == "package=spikede-fx"
     proc = _release(repo, "check-tag", "spikede-v0.1.0")
     assert proc.returncode == 0 and proc.stdout.splitlines()[0] == "package=spikede"
-    for bad in ("spikede-solvers-v0.1.0", "spikede-fx-v0.2.0", "spikede-other-v0.1.0", "spikede-v0.x"):
+    for bad in (
+        "spikede-solvers-v0.1.0",
+        "spikede-fx-v0.2.0",
+        "spikede-other-v0.1.0",
+        "spikede-v0.x",
+    ):
         proc = _release(repo, "check-tag", bad)
         assert proc.returncode == 1 and proc.stdout == "", bad
 
@@ -249,9 +306,20 @@ def test_check_tag(repo):
 
 def _dry_run(root: Path, report: Path) -> subprocess.CompletedProcess:
     """Resolve the four local packages together (with the torch that is installed), install nothing."""
-    cmd = [sys.executable, "-m", "pip", "install", "--dry-run", "--no-index", "--no-build-isolation",
-           "--quiet", "--report", str(report), *(str(root / "packages" / f) for f in FOLDERS)]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    cmd = [
+        sys.executable,
+        "-m",
+        "pip",
+        "install",
+        "--dry-run",
+        "--no-index",
+        "--no-build-isolation",
+        "--quiet",
+        "--report",
+        str(report),
+        *(str(root / "packages" / f) for f in FOLDERS),
+    ]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=300, check=False)
 
 
 @pytest.mark.slow
@@ -260,14 +328,23 @@ def test_bumped_workspace_still_resolves_together(repo, tmp_path):
     _bump(repo, "spikede-interp", "patch")
     proc = _dry_run(repo, tmp_path / "ok.json")
     assert proc.returncode == 0, proc.stderr
-    chosen = {canonicalize_name(item["metadata"]["name"]): item["metadata"]["version"]
-              for item in json.loads((tmp_path / "ok.json").read_text())["install"]}
+    chosen = {
+        canonicalize_name(item["metadata"]["name"]): item["metadata"]["version"]
+        for item in json.loads((tmp_path / "ok.json").read_text())["install"]
+    }
     assert {k: v for k, v in chosen.items() if k.startswith("spikede")} == {
-        "spikede-interp": "0.1.1", "spikede-solvers": "0.2.0", "spikede-fx": "0.1.0", "spikede": "0.1.0",
+        "spikede-interp": "0.1.1",
+        "spikede-solvers": "0.2.0",
+        "spikede-fx": "0.1.0",
+        "spikede": "0.1.0",
     }
     # A pin the bump did not follow makes the same resolution fail.
     path = _pyproject_path(repo, "spikede")
-    path.write_text(path.read_text().replace('"spikede-solvers>=0.2.0,<0.3"', '"spikede-solvers>=0.1.0,<0.2"'))
+    path.write_text(
+        path.read_text().replace(
+            '"spikede-solvers>=0.2.0,<0.3"', '"spikede-solvers>=0.1.0,<0.2"'
+        )
+    )
     proc = _dry_run(repo, tmp_path / "bad.json")
     assert proc.returncode != 0
     assert "spikede-solvers" in proc.stderr
@@ -278,15 +355,37 @@ def test_bumped_workspace_still_resolves_together(repo, tmp_path):
 def test_bumped_workspace_environment_can_be_created(repo, tmp_path):
     hatch = shutil.which("hatch")
     if hatch is None:
-        pytest.skip("hatch is not on PATH (CI and the README install it with `pip install hatch`)")
+        pytest.skip(
+            "hatch is not on PATH (CI and the README install it with `pip install hatch`)"
+        )
     _bump(repo, "spikede-solvers", "minor")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("HATCH_", "VIRTUAL_ENV", "PYTHONPATH"))}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("HATCH_", "VIRTUAL_ENV", "PYTHONPATH"))
+    }
     env["HATCH_DATA_DIR"] = str(tmp_path / "hatch-data")
     env["HATCH_CACHE_DIR"] = str(tmp_path / "hatch-cache")
-    proc = subprocess.run([hatch, "env", "create"], cwd=repo, env=env, capture_output=True, text=True, timeout=580)
+    proc = subprocess.run(
+        [hatch, "env", "create"],
+        cwd=repo,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=580,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stderr[-4000:]
     probe = "import spikede, spikede_fx, spikede_interp, spikede_solvers as s; print(s.__version__, s.__file__)"
-    proc = subprocess.run([hatch, "run", "python", "-c", probe], cwd=repo, env=env, capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [hatch, "run", "python", "-c", probe],
+        cwd=repo,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stderr[-4000:]
     version, location = proc.stdout.split()[-2:]
     assert version == "0.2.0"

@@ -35,21 +35,29 @@ def _steps(job: dict) -> list[dict]:
     steps = job["steps"]
     assert isinstance(steps, list) and steps
     for step in steps:
-        assert ("run" in step) != ("uses" in step), f"a step needs exactly one of run/uses: {step}"
+        assert ("run" in step) != ("uses" in step), (
+            f"a step needs exactly one of run/uses: {step}"
+        )
     return steps
 
 
 def _runs(workflow: dict) -> list[str]:
-    return [s["run"] for job in workflow["jobs"].values() for s in _steps(job) if "run" in s]
+    return [
+        s["run"] for job in workflow["jobs"].values() for s in _steps(job) if "run" in s
+    ]
 
 
 def readme_test_command() -> str:
     """The README's test command: the `hatch run test...` line of its shell blocks."""
     text = (REPO / "README.md").read_text(encoding="utf-8")
     blocks = re.findall(r"```(?:bash|sh|console|shell)\n(.*?)```", text, re.DOTALL)
-    commands = [line.split("#")[0].strip() for block in blocks for line in block.splitlines()]
+    commands = [
+        line.split("#")[0].strip() for block in blocks for line in block.splitlines()
+    ]
     found = [c for c in commands if c.startswith("hatch run test")]
-    assert len(found) == 1, f"README.md should show one `hatch run test` command, found {found}"
+    assert len(found) == 1, (
+        f"README.md should show one `hatch run test` command, found {found}"
+    )
     return found[0]
 
 
@@ -61,7 +69,9 @@ def test_workflow_has_the_required_top_level_keys(name):
         assert job.get("runs-on"), f"{name}: job {job_id} has no runs-on"
         uses = [s["uses"] for s in _steps(job) if "uses" in s]
         for action in uses:
-            assert re.fullmatch(r"[\w.-]+/[\w./-]+@[\w./-]+", action), f"{name}: unpinned action {action}"
+            assert re.fullmatch(r"[\w.-]+/[\w./-]+@[\w./-]+", action), (
+                f"{name}: unpinned action {action}"
+            )
 
 
 def test_ci_runs_on_pull_requests_and_main():
@@ -74,8 +84,14 @@ def test_ci_tests_every_supported_python_with_the_readme_command():
     data = _load("ci.yml")
     test_job = data["jobs"]["test"]
     assert test_job["strategy"]["matrix"]["python-version"] == PYTHONS
-    setup = [s for s in _steps(test_job) if s.get("uses", "").startswith("actions/setup-python@")]
-    assert setup and setup[0]["with"]["python-version"] == "${{ matrix.python-version }}"
+    setup = [
+        s
+        for s in _steps(test_job)
+        if s.get("uses", "").startswith("actions/setup-python@")
+    ]
+    assert (
+        setup and setup[0]["with"]["python-version"] == "${{ matrix.python-version }}"
+    )
     runs = [s["run"].strip() for s in _steps(test_job) if "run" in s]
     assert any(r.endswith("pip install hatch") for r in runs)
     assert readme_test_command() in runs
@@ -90,7 +106,11 @@ def test_python_matrix_matches_the_package_classifiers():
     for package in PACKAGES:
         with (REPO / "packages" / package / "pyproject.toml").open("rb") as handle:
             classifiers = tomllib.load(handle)["project"]["classifiers"]
-        versions = sorted(c.rsplit(" ", 1)[1] for c in classifiers if re.fullmatch(r"Programming Language :: Python :: 3\.\d+", c))
+        versions = sorted(
+            c.rsplit(" ", 1)[1]
+            for c in classifiers
+            if re.fullmatch(r"Programming Language :: Python :: 3\.\d+", c)
+        )
         assert versions == PYTHONS, package
 
 
@@ -109,35 +129,71 @@ def test_publish_triggers_on_each_package_tag_only():
 def test_publish_uses_trusted_publishing_for_one_package():
     data = _load("publish.yml")
     jobs = data["jobs"]
-    publish = [j for j in jobs.values() if any("pypa/gh-action-pypi-publish" in s.get("uses", "") for s in _steps(j))]
+    publish = [
+        j
+        for j in jobs.values()
+        if any("pypa/gh-action-pypi-publish" in s.get("uses", "") for s in _steps(j))
+    ]
     assert len(publish) == 1
     job = publish[0]
     assert job["permissions"]["id-token"] == "write"
     environment = job["environment"]
-    assert (environment["name"] if isinstance(environment, dict) else environment) == "pypi"
-    step = next(s for s in _steps(job) if "pypa/gh-action-pypi-publish" in s.get("uses", ""))
+    assert (
+        environment["name"] if isinstance(environment, dict) else environment
+    ) == "pypi"
+    step = next(
+        s for s in _steps(job) if "pypa/gh-action-pypi-publish" in s.get("uses", "")
+    )
     assert "password" not in step.get("with", {}), "trusted publishing needs no token"
     # Only the publish job may mint an OIDC token.
     assert data.get("permissions", {}).get("id-token") != "write"
     runs = "\n".join(_runs(data))
-    assert "scripts/release.py check-tag" in runs and "$GITHUB_REF_NAME" in runs and "$GITHUB_OUTPUT" in runs
+    assert (
+        "scripts/release.py check-tag" in runs
+        and "$GITHUB_REF_NAME" in runs
+        and "$GITHUB_OUTPUT" in runs
+    )
     # Tests of that package and the cross-package tests, then a build in its own folder.
     assert 'hatch run test "${{ steps.tag.outputs.path }}/tests" tests' in runs
-    build = [s for j in jobs.values() for s in _steps(j) if "hatch build" in s.get("run", "")]
+    build = [
+        s for j in jobs.values() for s in _steps(j) if "hatch build" in s.get("run", "")
+    ]
     assert build and build[0]["working-directory"] == "${{ steps.tag.outputs.path }}"
     assert "-t sdist" in build[0]["run"] and "-t wheel" in build[0]["run"]
     assert job.get("needs"), "publishing must wait for the tests and the build"
 
 
-@pytest.mark.skipif(shutil.which("check-jsonschema") is None, reason="check-jsonschema is not installed")
+@pytest.mark.skipif(
+    shutil.which("check-jsonschema") is None, reason="check-jsonschema is not installed"
+)
 def test_workflows_pass_the_github_workflow_schema(tmp_path):
     files = [str(WORKFLOWS / "ci.yml"), str(WORKFLOWS / "publish.yml")]
-    proc = subprocess.run(["check-jsonschema", "--builtin-schema", "vendor.github-workflows", *files],
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [
+            "check-jsonschema",
+            "--builtin-schema",
+            "vendor.github-workflows",
+            *files,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     # The validator is not blind: a job without runs-on or steps is refused.
     broken = tmp_path / "broken.yml"
     broken.write_text("name: broken\non: push\njobs:\n  a:\n    stepz: []\n")
-    proc = subprocess.run(["check-jsonschema", "--builtin-schema", "vendor.github-workflows", str(broken)],
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [
+            "check-jsonschema",
+            "--builtin-schema",
+            "vendor.github-workflows",
+            str(broken),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert proc.returncode != 0
