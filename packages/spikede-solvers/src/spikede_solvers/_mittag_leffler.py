@@ -10,7 +10,7 @@ Two float64 evaluations are combined:
 
   (from the usual form in ``r`` by ``r = s^(1/a)``), evaluated in ``s = e^v`` as
   ``int exp(-(x e^v)^(1/a)) / (2 cosh v + 2 cos(a pi)) dv`` with composite 16-point
-  Gauss–Legendre quadrature on panels of width 0.05 (refined around the peak at
+  Gauss–Legendre quadrature on panels of width 0.2 (refined around the peak at
   ``v = log(-cos(a pi))`` that appears as ``a -> 1``). The integrand is positive, so
   there is no cancellation; the result is accurate to about 1e-13.
 
@@ -31,9 +31,9 @@ __all__ = ["mittag_leffler"]
 
 _SERIES_MAX_X = 0.5
 _SERIES_TERMS = 100
-_PANEL = 0.05
+_PANEL = 0.2
 _NODES = 16
-_CHUNK = 64
+_CHUNK = 256
 
 
 @lru_cache(maxsize=4)
