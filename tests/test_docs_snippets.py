@@ -109,6 +109,10 @@ def test_page_code_runs(
 
     monkeypatch.chdir(tmp_path)
     torch.manual_seed(0)
+    # The pages use tiny tensors, for which one thread is fastest; several threads on a
+    # busy 2-core machine mostly wait for each other. Restored afterwards.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
     namespace: dict[str, object] = {"__name__": "__docs__"}
     name = page.relative_to(DOCS).as_posix()
     try:
@@ -125,4 +129,5 @@ def test_page_code_runs(
                     f"{where} prints something else than its Output block shows"
                 )
     finally:
+        torch.set_num_threads(threads)
         plt.close("all")
