@@ -14,7 +14,7 @@ import torch
 from torch import Tensor
 
 from spikede_solvers._base import Evaluate, Problem, Solver, Stepper
-from spikede_solvers._history import lagged_sum
+from spikede_solvers._history import History
 from spikede_solvers._weights import gl_weights
 
 __all__ = ["GLSolver", "GLTypeStepper"]
@@ -34,7 +34,7 @@ class GLTypeStepper(Stepper):
         self.window = problem.window
         self.scales = scales
         self.coef_rev = [torch.flip(c, dims=(0,)) for c in coefs]
-        self.bufs = [y.new_zeros((problem.n_points, *y.shape)) for y in problem.y0]
+        self.bufs = [History(problem.n_points, y) for y in problem.y0]
 
     def step(
         self, n: int, y: tuple[Tensor, ...], f: tuple[Tensor, ...], evaluate: Evaluate
@@ -43,9 +43,9 @@ class GLTypeStepper(Stepper):
         out = []
         for i, y0 in enumerate(self.y0):
             buf = self.bufs[i]
-            hist = lagged_sum(self.coef_rev[i], buf, n, count)
+            hist = buf.lagged_sum(self.coef_rev[i], n, count)
             z = self.scales[i] * f[i] - hist
-            buf[n + 1] = z
+            buf.write(n + 1, z)
             out.append(y0 + z)
         return tuple(out)
 

@@ -18,7 +18,7 @@ import torch
 from torch import Tensor
 
 from spikede_solvers._base import Evaluate, Problem, Solver, Stepper
-from spikede_solvers._history import lagged_sum
+from spikede_solvers._history import History
 from spikede_solvers._weights import gamma, index, safe_pow
 
 __all__ = ["L1Solver"]
@@ -39,7 +39,7 @@ class _L1Stepper(Stepper):
             self.coef_rev.append(torch.flip(b, dims=(0,)))
             self.g.append(gamma(2.0 - a) * torch.pow(a.new_tensor(problem.h), a))
         # Row m holds the increment y_m - y_{m-1} (row 0 unused).
-        self.bufs = [y.new_zeros((n + 1, *y.shape)) for y in problem.y0]
+        self.bufs = [History(n + 1, y) for y in problem.y0]
         self.f_prev: tuple[Tensor, ...] = ()
 
     def step(
@@ -48,7 +48,7 @@ class _L1Stepper(Stepper):
         count = min(n, self.window)
         base, y_pred = [], []
         for i, yi in enumerate(y):
-            hist = lagged_sum(self.coef_rev[i], self.bufs[i], n, count)
+            hist = self.bufs[i].lagged_sum(self.coef_rev[i], n, count)
             b = yi - hist
             base.append(b)
             f_ext = f[i] if n == 0 else 2.0 * f[i] - self.f_prev[i]
@@ -60,7 +60,7 @@ class _L1Stepper(Stepper):
             f_new = evaluate(t_next, y_new)
             y_new = tuple(b + g * fn for b, g, fn in zip(base, self.g, f_new))
         for i, yi in enumerate(y):
-            self.bufs[i][n + 1] = y_new[i] - yi
+            self.bufs[i].write(n + 1, y_new[i] - yi)
         return y_new
 
 

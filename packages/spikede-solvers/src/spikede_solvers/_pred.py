@@ -13,7 +13,7 @@ import torch
 from torch import Tensor
 
 from spikede_solvers._base import Evaluate, Problem, Solver, Stepper
-from spikede_solvers._history import lagged_sum
+from spikede_solvers._history import History
 from spikede_solvers._weights import gamma, index, safe_pow
 
 __all__ = ["PredSolver"]
@@ -31,7 +31,7 @@ class _PredStepper(Stepper):
             b = safe_pow(k + 1.0, a) - safe_pow(k, a)
             g = torch.pow(a.new_tensor(problem.h), a) / gamma(a + 1.0)
             self.coef_rev.append(torch.flip(b * g, dims=(0,)))
-        self.bufs = [y.new_zeros((n, *y.shape)) for y in problem.y0]
+        self.bufs = [History(n, y) for y in problem.y0]
 
     def step(
         self, n: int, y: tuple[Tensor, ...], f: tuple[Tensor, ...], evaluate: Evaluate
@@ -40,8 +40,8 @@ class _PredStepper(Stepper):
         out = []
         for i, y0 in enumerate(self.y0):
             buf = self.bufs[i]
-            buf[n] = f[i]
-            out.append(y0 + lagged_sum(self.coef_rev[i], buf, n, count))
+            buf.write(n, f[i])
+            out.append(y0 + buf.lagged_sum(self.coef_rev[i], n, count))
         return tuple(out)
 
 

@@ -21,7 +21,7 @@ import torch
 from torch import Tensor
 
 from spikede_solvers._base import Evaluate, Problem, Solver, Stepper
-from spikede_solvers._history import lagged_sum
+from spikede_solvers._history import History
 from spikede_solvers._weights import gamma, index, safe_pow
 
 __all__ = ["TrapSolver"]
@@ -45,7 +45,7 @@ class _TrapStepper(Stepper):
             self.coef_rev.append(torch.flip(c, dims=(0,)))
             self.d.append(d)
             self.g.append(torch.pow(a.new_tensor(problem.h), a) / gamma(a + 2.0))
-        self.bufs = [y.new_zeros((n + 1, *y.shape)) for y in problem.y0]
+        self.bufs = [History(n + 1, y) for y in problem.y0]
         self.f0: tuple[Tensor, ...] = ()
         self.f_prev: tuple[Tensor, ...] = ()
 
@@ -59,8 +59,8 @@ class _TrapStepper(Stepper):
         base, y_pred = [], []
         for i, y0 in enumerate(self.y0):
             buf = self.bufs[i]
-            buf[n] = f[i]
-            acc = lagged_sum(self.coef_rev[i], buf, n, count)
+            buf.write(n, f[i])
+            acc = buf.lagged_sum(self.coef_rev[i], n, count)
             if keep_f0:
                 acc = acc + self.d[i][n] * self.f0[i]
             b = y0 + self.g[i] * acc

@@ -1,0 +1,117 @@
+"""gradcheck (float64) through every method: y0, a func parameter, alpha, coefficients."""
+
+import contextlib
+
+import pytest
+import torch
+from torch.autograd import gradcheck
+
+from spikede_solvers import fdeint, odeint, snn_solve
+
+F64 = torch.float64
+T = torch.linspace(0.0, 0.5, 7, dtype=F64)
+
+
+def _field(lam):
+    return lambda t, y: -lam * y + 0.2 * torch.sin(y) + torch.cos(t)
+
+
+@pytest.mark.parametrize("method", ["gl", "pred", "trap", "l1", "glmulti"])
+@pytest.mark.parametrize("memory", [None, 3])
+def test_gradcheck_y0_param_alpha(method, memory):
+    y0 = torch.tensor([0.4, -0.3], dtype=F64, requires_grad=True)
+    lam = torch.tensor(0.8, dtype=F64, requires_grad=True)
+    alpha = torch.tensor(0.6, dtype=F64, requires_grad=True)
+
+    def run(y0, lam, alpha):
+        return fdeint(_field(lam), y0, T, alpha, method, memory=memory)
+
+    assert gradcheck(run, (y0, lam, alpha), eps=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("memory", [None, 2])
+def test_gradcheck_multiterm_orders_and_coefficients(memory):
+    y0 = torch.tensor([0.4], dtype=F64, requires_grad=True)
+    orders = torch.tensor([0.5, 0.8], dtype=F64, requires_grad=True)
+    coefs = torch.tensor([1.0, 0.7], dtype=F64, requires_grad=True)
+
+    def run(y0, orders, coefs):
+        return fdeint(_field(1.0), y0, T, orders, "glmulti", coefficients=coefs, memory=memory)
+
+    assert gradcheck(run, (y0, orders, coefs), eps=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("method", ["gl", "trap", "l1"])
+def test_gradcheck_per_element_alpha(method):
+    y0 = torch.tensor([[0.4, -0.3, 0.1]], dtype=F64, requires_grad=True)
+    alpha = torch.tensor([0.4, 0.7, 0.95], dtype=F64, requires_grad=True)
+    assert gradcheck(lambda y0, a: fdeint(_field(1.0), y0, T, a, method), (y0, alpha), eps=1e-6, atol=1e-7)
+
+
+def test_gradcheck_tuple_state_per_component_alpha():
+    a0 = torch.tensor(0.5, dtype=F64, requires_grad=True)
+    a1 = torch.tensor(0.9, dtype=F64, requires_grad=True)
+    v = torch.tensor([0.2, 0.1], dtype=F64, requires_grad=True)
+    w = torch.tensor([[0.3]], dtype=F64, requires_grad=True)
+
+    def field(t, y):
+        return (-y[0] + y[1].sum(), -y[1] + torch.tanh(y[0]).mean())
+
+    def run(v, w, a0, a1):
+        return fdeint(field, (v, w), T, [a0, a1], "trap")
+
+    assert gradcheck(run, (v, w, a0, a1), eps=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("method", ["gl", "trap", "glmulti"])
+def test_gradcheck_snn_solve_with_boundaries_and_mixed_terms(method):
+    a0 = torch.tensor(0.7, dtype=F64, requires_grad=True)
+    orders = torch.tensor([0.4, 0.9], dtype=F64, requires_grad=True)
+    coefs = torch.tensor([0.6, 1.0], dtype=F64, requires_grad=True)
+    lam = torch.tensor(0.9, dtype=F64, requires_grad=True)
+    v = torch.tensor([0.1, 0.2], dtype=F64)
+
+    def field(t, y):
+        v1, v2 = y
+        return (-lam * v1 + torch.cos(t), -v2 + v1, torch.sigmoid(4 * v2))
+
+    def run(a0, orders, coefs, lam):
+        sol = snn_solve(field, (v, v.clone()), T, method=method, alpha=[a0, orders], coefficients=[None, coefs])
+        return sol.states + sol.boundaries
+
+    if method != "glmulti":
+        with pytest.warns(UserWarning, match="glmulti"):
+            run(a0, orders, coefs, lam)
+    with pytest.warns(UserWarning) if method != "glmulti" else contextlib.nullcontext():
+        assert gradcheck(run, (a0, orders, coefs, lam), eps=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("method", ["euler", "midpoint", "rk4"])
+def test_gradcheck_odeint(method):
+    y0 = torch.tensor([0.4, -0.3], dtype=F64, requires_grad=True)
+    lam = torch.tensor(0.8, dtype=F64, requires_grad=True)
+    assert gradcheck(lambda y0, lam: odeint(_field(lam), y0, T, method), (y0, lam))
+
+
+@pytest.mark.parametrize("method", ["gl", "pred", "trap", "l1"])
+def test_learnable_alpha_long_run_matches_finite_difference(method):
+    # Many in-place history writes after the reads: backward must still be exact.
+    t = torch.linspace(0.0, 1.0, 301, dtype=F64)
+    alpha = torch.tensor(0.55, dtype=F64, requires_grad=True)
+    y = fdeint(lambda t, y: -y, torch.ones(3, dtype=F64), t, alpha, method, memory=120)
+    y[-1].sum().backward()
+    with torch.no_grad():
+        e = 1e-6
+        up = fdeint(lambda t, y: -y, torch.ones(3, dtype=F64), t, alpha + e, method, memory=120)[-1].sum()
+        dn = fdeint(lambda t, y: -y, torch.ones(3, dtype=F64), t, alpha - e, method, memory=120)[-1].sum()
+    assert abs(float(alpha.grad) - float((up - dn) / (2 * e))) < 1e-6
+
+
+def test_backward_twice_with_retain_graph_gives_same_gradients():
+    y0 = torch.tensor([0.4, -0.3], dtype=F64, requires_grad=True)
+    alpha = torch.tensor(0.6, dtype=F64, requires_grad=True)
+    y = fdeint(_field(1.0), y0, T, alpha, "l1")
+    loss = (y**2).sum()
+    g1 = torch.autograd.grad(loss, (y0, alpha), retain_graph=True)
+    g2 = torch.autograd.grad(loss, (y0, alpha))
+    assert all(torch.equal(a, b) for a, b in zip(g1, g2))
