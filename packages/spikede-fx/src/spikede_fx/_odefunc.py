@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import numbers
+import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -36,6 +37,29 @@ def _check_init(backbone: object, interpolation_method: object) -> None:
             f"interpolation_method must be one of {list(_METHODS)}; got "
             f"{interpolation_method!r}"
         )
+
+
+class _CallInputs:
+    """What :meth:`ODEFuncFromFX.set_inputs` caches for one solve (one per thread)."""
+
+    __slots__ = ("extra_args", "extra_kwargs", "interpolator", "x", "x_time")
+
+    def __init__(
+        self,
+        x: torch.Tensor | None = None,
+        x_time: torch.Tensor | None = None,
+        interpolator: Any = None,
+        extra_args: tuple[Any, ...] = (),
+        extra_kwargs: dict[str, Any] | None = None,
+    ) -> None:
+        self.x = x
+        self.x_time = x_time
+        self.interpolator = interpolator
+        self.extra_args = extra_args
+        self.extra_kwargs = {} if extra_kwargs is None else extra_kwargs
+
+
+_EMPTY_INPUTS = _CallInputs()
 
 
 class _ShapeRecorder(fx.Interpreter):
@@ -112,10 +136,17 @@ class ODEFuncFromFX(nn.Module):
         boundary_names: Names of the boundary values in the traced graph.
         input_names: Names of the backbone's inputs; the first is the time-varying one.
         interpolation_method: How the input is evaluated between samples.
-        x: The cached input ``[T, B, ...]`` (``None`` before :meth:`set_inputs`).
-        x_time: The cached sample times (``None`` before :meth:`set_inputs`).
+        x: The input ``[T, B, ...]`` cached by the calling thread's last
+            :meth:`set_inputs` (``None`` before).
+        x_time: The sample times cached with it.
         nfe: Number of :meth:`forward` evaluations, cumulative since construction or the
-            last :meth:`reset_nfe` (:meth:`set_inputs` does not reset it).
+            last :meth:`reset_nfe` (:meth:`set_inputs` does not reset it), summed over
+            all threads. The per-solve count is :attr:`spikede_solvers.SNNSolution.nfe`.
+
+    Inputs are cached per thread: one instance may serve solves running in several
+    threads at once, each seeing the inputs its own thread set. (The neurons' step size
+    :attr:`~spikede_fx.BaseNeuron.dt` is shared: concurrent solves must use one step
+    size, or be serialised as :class:`spikede.SNNWrapper` does.)
 
     Args:
         backbone: A spiking network whose ``forward(x, *extra)`` takes one time step
@@ -200,11 +231,9 @@ class ODEFuncFromFX(nn.Module):
         )
         self._time_mapper = TimeMapper()
         self.interpolation_method = interpolation_method
-        self.x: torch.Tensor | None = None
-        self.x_time: torch.Tensor | None = None
-        self._interpolator: Any = None
-        self._extra_args: tuple[Any, ...] = ()
-        self._extra_kwargs: dict[str, Any] = {}
+        # One cache per thread (keyed by thread id), so that one instance may serve
+        # concurrent solves: set_inputs/forward/post of a thread see its own inputs.
+        self._inputs_by_thread: dict[int, _CallInputs] = {}
         self.nfe = 0
         if len(set(self.neuron_names)) < self.neuron_count:
             _log.info(
@@ -212,11 +241,86 @@ class ODEFuncFromFX(nn.Module):
                 name,
             )
 
+    # ------------------------------------------------------------------ per-call inputs
+    @property
+    def _inputs(self) -> _CallInputs:
+        return self._inputs_by_thread.get(threading.get_ident(), _EMPTY_INPUTS)
+
+    @property
+    def x(self) -> torch.Tensor | None:
+        """The input cached by this thread's last :meth:`set_inputs` (``None`` before)."""
+        return self._inputs.x
+
+    @property
+    def x_time(self) -> torch.Tensor | None:
+        """The sample times cached by this thread's last :meth:`set_inputs`."""
+        return self._inputs.x_time
+
+    @property
+    def _interpolator(self) -> Any:
+        return self._inputs.interpolator
+
+    @property
+    def _extra_args(self) -> tuple[Any, ...]:
+        return self._inputs.extra_args
+
+    @property
+    def _extra_kwargs(self) -> dict[str, Any]:
+        return self._inputs.extra_kwargs
+
+    def clear_inputs(self) -> None:
+        """Forget the inputs this thread cached with :meth:`set_inputs`."""
+        self._inputs_by_thread.pop(threading.get_ident(), None)
+
     # ------------------------------------------------------------------ bookkeeping
     def _apply(self, fn: Any, *args: Any, **kwargs: Any) -> ODEFuncFromFX:
         super()._apply(fn, *args, **kwargs)
         self._resync_attributes()
         return self
+
+    def resync_modules(self) -> bool:
+        """Point the graph modules' submodules at the backbone's current ones.
+
+        The graph modules hold references to the backbone's submodules. When a submodule
+        of the backbone is replaced after construction (e.g. by
+        :meth:`torch.nn.SyncBatchNorm.convert_sync_batchnorm`, quantisation or pruning
+        utilities), this makes the ODE and post-neuron graphs call the new module, so both
+        still share one module per layer. :class:`spikede.SNNWrapper` calls it at every
+        forward; it costs one identity check per ``call_module`` node.
+
+        Returns:
+            ``True`` when a submodule was replaced.
+        """
+        changed = False
+        for gm in (self.traced, self.ode_gm, self.post_neuron_module):
+            for node in gm.graph.nodes:
+                if node.op != "call_module":
+                    continue
+                target = str(node.target)
+                source = self.backbone.get_submodule(target)
+                if gm.get_submodule(target) is source:
+                    continue
+                *prefix, field = target.split(".")
+                parent = gm.get_submodule(".".join(prefix))
+                setattr(parent, field, source)
+                changed = True
+        if changed:
+            post_gm = self.post_neuron_module
+            object.__setattr__(
+                self,
+                "_post_modules",
+                [
+                    post_gm.get_submodule(str(n.target))
+                    for n in post_gm.graph.nodes
+                    if n.op == "call_module"
+                ],
+            )
+            object.__setattr__(
+                self,
+                "neurons",
+                [self.traced.get_submodule(t) for t in self.neuron_names],
+            )
+        return changed
 
     def _resync_attributes(self) -> None:
         """Point the graph modules' ``get_attr`` tensors at the backbone's current ones."""
@@ -296,13 +400,10 @@ class ODEFuncFromFX(nn.Module):
                 strictly increasing (checked by :class:`spikede_interp.Interpolator`).
         """
         self._check_extras("set_inputs", extra_args, extra_kwargs)
-        self._interpolator = spikede_interp.Interpolator(
-            x, x_time, self.interpolation_method
+        interpolator = spikede_interp.Interpolator(x, x_time, self.interpolation_method)
+        self._inputs_by_thread[threading.get_ident()] = _CallInputs(
+            x, x_time, interpolator, tuple(extra_args), dict(extra_kwargs)
         )
-        self.x = x
-        self.x_time = x_time
-        self._extra_args = tuple(extra_args)
-        self._extra_kwargs = dict(extra_kwargs)
 
     def forward(
         self, t: float | torch.Tensor, v_mems: Sequence[torch.Tensor]
@@ -321,7 +422,8 @@ class ODEFuncFromFX(nn.Module):
             RuntimeError: If :meth:`set_inputs` was not called.
             ValueError: If ``v_mems`` does not hold :attr:`neuron_count` tensors.
         """
-        if self._interpolator is None:
+        inputs = self._inputs
+        if inputs.interpolator is None:
             raise RuntimeError(
                 "call set_inputs(x, x_time) before evaluating the vector field"
             )
@@ -330,9 +432,9 @@ class ODEFuncFromFX(nn.Module):
                 f"v_mems must hold {self.neuron_count} membrane tensors (one per neuron "
                 f"call {self.neuron_names}); got {len(v_mems)}"
             )
-        x_t = self._interpolator(t)
+        x_t = inputs.interpolator(t)
         self.nfe += 1
-        return self.ode_gm(*v_mems, x_t, *self._extra_args, **self._extra_kwargs)
+        return self.ode_gm(*v_mems, x_t, *inputs.extra_args, **inputs.extra_kwargs)
 
     def post(
         self, boundaries: Sequence[torch.Tensor], *extra_args: Any, **extra_kwargs: Any

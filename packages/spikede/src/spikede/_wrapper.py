@@ -4,19 +4,21 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 import sys
+import threading
 import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any, TextIO
 
 import torch
+from spikede_fx import ODEFuncFromFX
+from spikede_solvers import snn_solve
 from torch import nn
 
 from spikede._alpha import LayerOrder, PerLayerAlphaConfig
-from spikede_fx import ODEFuncFromFX
-from spikede_solvers import snn_solve
 
-__all__ = ["SNNWrapper", "INTEGRATORS"]
+__all__ = ["INTEGRATORS", "SNNWrapper"]
 
 logger = logging.getLogger(__name__)
 
@@ -193,8 +195,83 @@ class SNNWrapper(nn.Module):
         self._multiterm = config.is_multiterm
         object.__setattr__(self, "_odefunc", odefunc)
         object.__setattr__(self, "_compiled_field", None)
+        object.__setattr__(self, "_call_lock", threading.RLock())
         self._state_shapes: list[torch.Size] | None = None
         self._shape_key: tuple[int, ...] | None = None
+
+    # ------------------------------------------------------------------ copy / pickle
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(super().__getstate__())
+        state.pop("_call_lock", None)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        super().__setstate__(state)
+        object.__setattr__(self, "_call_lock", threading.RLock())
+
+    # ------------------------------------------------------------------ checkpoints
+    def _load_from_state_dict(
+        self,
+        state_dict: Mapping[str, Any],
+        prefix: str,
+        local_metadata: dict[str, Any],
+        strict: bool,
+        missing_keys: list[str],
+        unexpected_keys: list[str],
+        error_msgs: list[str],
+    ) -> None:
+        # Compare the checkpoint's order layout with this wrapper's before PyTorch's generic
+        # key/size messages, so that a mismatch says what differs and how to fix it.
+        pattern = re.compile(re.escape(prefix) + r"orders\.(\d+)\.(alpha_raw|alpha_value|coefficient_log|coefficient_value)$")
+        saved: dict[int, dict[str, Any]] = {}
+        for key, value in state_dict.items():
+            m = pattern.match(key)
+            if m:
+                saved.setdefault(int(m.group(1)), {})[m.group(2)] = value
+        if saved:
+            n_saved = max(saved) + 1
+            if n_saved != self.neuron_count:
+                error_msgs.append(
+                    f"the checkpoint has orders for {n_saved} neuron layer(s) but this SNNWrapper's model "
+                    f"has {self.neuron_count}; build the wrapper around the same architecture"
+                )
+            else:
+                for i, (layer, entries) in enumerate(zip(self.orders, [saved.get(j, {}) for j in range(n_saved)])):
+                    mine_learn = hasattr(layer, "alpha_raw")
+                    if "alpha_raw" in entries and not mine_learn:
+                        error_msgs.append(
+                            f"layer {i}: the checkpoint has a learnable order (alpha_raw) but this wrapper's "
+                            f"order is fixed (alpha_value); build it with learn_alpha=True"
+                        )
+                    elif "alpha_value" in entries and mine_learn:
+                        error_msgs.append(
+                            f"layer {i}: the checkpoint has a fixed order (alpha_value) but this wrapper's "
+                            f"order is learnable (alpha_raw); build it with learn_alpha=False"
+                        )
+                    mine_lc = hasattr(layer, "coefficient_log")
+                    if "coefficient_log" in entries and not mine_lc:
+                        error_msgs.append(
+                            f"layer {i}: the checkpoint has learnable coefficients (coefficient_log) but this "
+                            f"wrapper's are fixed; build it with learn_coefficient=True"
+                        )
+                    elif "coefficient_value" in entries and mine_lc:
+                        error_msgs.append(
+                            f"layer {i}: the checkpoint has fixed coefficients (coefficient_value) but this "
+                            f"wrapper's are learnable; build it with learn_coefficient=False"
+                        )
+                    saved_terms = next(
+                        (v.shape[0] for v in entries.values() if isinstance(v, torch.Tensor) and v.dim() == 1), None
+                    )
+                    mine_terms = layer.alpha().shape[0]
+                    if saved_terms is not None and saved_terms != mine_terms:
+                        error_msgs.append(
+                            f"layer {i}: the checkpoint has {saved_terms} order term(s) but this wrapper has "
+                            f"{mine_terms} (alpha mode {self.alpha_mode!r}); build it with the same alpha and "
+                            f"alpha_mode as the saved one"
+                        )
+        super()._load_from_state_dict(
+            state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs
+        )
 
     # ------------------------------------------------------------------ properties
     @property
@@ -459,12 +536,52 @@ class SNNWrapper(nn.Module):
         grid = self._grid(x_time, step_size)
         if grid.shape[0] < 2:
             raise ValueError(f"the solver grid needs at least 2 points; got {grid.shape[0]} (check options['step_size'])")
+        # One solve at a time per wrapper: the neurons' step size and the cached inputs are
+        # shared by every caller of this module (threads may call it concurrently).
+        with self._call_lock:
+            return self._solve(x, x_time, grid, run_method, memory, step_size, opts, model_args, model_kwargs, return_states)
+
+    def _solve(
+        self,
+        x: torch.Tensor,
+        x_time: torch.Tensor,
+        grid: torch.Tensor,
+        run_method: str,
+        memory: int | None,
+        step_size: float | None,
+        opts: dict[str, Any],
+        model_args: tuple,
+        model_kwargs: dict[str, Any],
+        return_states: bool,
+    ) -> torch.Tensor | tuple[Any, tuple[torch.Tensor, ...]]:
+        odefunc = self._odefunc
+        # Submodules replaced after construction (SyncBatchNorm conversion, ...) are
+        # picked up, so the ODE and post-neuron graphs keep sharing the model's modules.
+        odefunc.resync_modules()
         shapes = self._infer_shapes(x[0], model_args, model_kwargs)
         batch = x.shape[1]
         v0 = tuple(torch.zeros((batch, *s), dtype=x.dtype, device=x.device) for s in shapes)
 
-        odefunc = self._odefunc
         odefunc.set_inputs(x, x_time, *model_args, **model_kwargs)
+        try:
+            return self._integrate(odefunc, x, grid, run_method, memory, step_size, opts, v0, model_args, model_kwargs, return_states)
+        finally:
+            odefunc.clear_inputs()  # the inputs are per call: hold no reference after it
+
+    def _integrate(
+        self,
+        odefunc: ODEFuncFromFX,
+        x: torch.Tensor,
+        grid: torch.Tensor,
+        run_method: str,
+        memory: int | None,
+        step_size: float | None,
+        opts: dict[str, Any],
+        v0: tuple[torch.Tensor, ...],
+        model_args: tuple,
+        model_kwargs: dict[str, Any],
+        return_states: bool,
+    ) -> torch.Tensor | tuple[Any, tuple[torch.Tensor, ...]]:
         odefunc.set_step_size(float(grid[1] - grid[0]) if step_size is None else float(step_size))
 
         if self.integrator == "fdeint":
