@@ -223,6 +223,7 @@ class SNNWrapper(nn.Module):
         # Compare the checkpoint's order layout with this wrapper's before PyTorch's generic
         # key/size messages, so that a mismatch says what differs and how to fix it.
         pattern = re.compile(re.escape(prefix) + r"orders\.(\d+)\.(alpha_raw|alpha_value|coefficient_log|coefficient_value)$")
+        problems: list[str] = []
         saved: dict[int, dict[str, Any]] = {}
         for key, value in state_dict.items():
             m = pattern.match(key)
@@ -231,7 +232,7 @@ class SNNWrapper(nn.Module):
         if saved:
             n_saved = max(saved) + 1
             if n_saved != self.neuron_count:
-                error_msgs.append(
+                problems.append(
                     f"the checkpoint has orders for {n_saved} neuron layer(s) but this SNNWrapper's model "
                     f"has {self.neuron_count}; build the wrapper around the same architecture"
                 )
@@ -239,23 +240,23 @@ class SNNWrapper(nn.Module):
                 for i, (layer, entries) in enumerate(zip(self.orders, [saved.get(j, {}) for j in range(n_saved)])):
                     mine_learn = hasattr(layer, "alpha_raw")
                     if "alpha_raw" in entries and not mine_learn:
-                        error_msgs.append(
+                        problems.append(
                             f"layer {i}: the checkpoint has a learnable order (alpha_raw) but this wrapper's "
                             f"order is fixed (alpha_value); build it with learn_alpha=True"
                         )
                     elif "alpha_value" in entries and mine_learn:
-                        error_msgs.append(
+                        problems.append(
                             f"layer {i}: the checkpoint has a fixed order (alpha_value) but this wrapper's "
                             f"order is learnable (alpha_raw); build it with learn_alpha=False"
                         )
                     mine_lc = hasattr(layer, "coefficient_log")
                     if "coefficient_log" in entries and not mine_lc:
-                        error_msgs.append(
+                        problems.append(
                             f"layer {i}: the checkpoint has learnable coefficients (coefficient_log) but this "
                             f"wrapper's are fixed; build it with learn_coefficient=True"
                         )
                     elif "coefficient_value" in entries and mine_lc:
-                        error_msgs.append(
+                        problems.append(
                             f"layer {i}: the checkpoint has fixed coefficients (coefficient_value) but this "
                             f"wrapper's are learnable; build it with learn_coefficient=False"
                         )
@@ -264,11 +265,19 @@ class SNNWrapper(nn.Module):
                     )
                     mine_terms = layer.alpha().shape[0]
                     if saved_terms is not None and saved_terms != mine_terms:
-                        error_msgs.append(
+                        problems.append(
                             f"layer {i}: the checkpoint has {saved_terms} order term(s) but this wrapper has "
                             f"{mine_terms} (alpha mode {self.alpha_mode!r}); build it with the same alpha and "
                             f"alpha_mode as the saved one"
                         )
+        if problems:
+            raise ValueError(
+                "the checkpoint does not match this SNNWrapper (" + ("; ".join(problems)) + "); nothing was loaded"
+                if not prefix
+                else f"the checkpoint entries under {prefix!r} do not match this SNNWrapper ("
+                + "; ".join(problems)
+                + ")"
+            )
         super()._load_from_state_dict(
             state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs
         )
@@ -440,7 +449,7 @@ class SNNWrapper(nn.Module):
             raise ValueError(
                 f"x is on {x.device} but the model's parameters are on {ref.device}; move one with .to()"
             )
-        if ref is not None and ref.dtype != x.dtype and not torch.is_autocast_enabled():
+        if ref is not None and ref.dtype != x.dtype and not torch.is_autocast_enabled(x.device.type):
             raise TypeError(
                 f"x has dtype {x.dtype} but the model's parameters have dtype {ref.dtype}; "
                 f"convert with x.to({ref.dtype}) or model.to({x.dtype})"
