@@ -3,9 +3,8 @@
 import math
 
 import pytest
-import torch
-
 import spikede_solvers
+import torch
 from spikede_solvers import (
     SOLVERS,
     SNNSolution,
@@ -37,21 +36,37 @@ def test_all_is_curated():
 @pytest.mark.parametrize(
     "kwargs, exc, match",
     [
-        (dict(alpha=0.0), ValueError, r"alpha must lie in \(0, 1\], got 0.0"),
-        (dict(alpha=1.2), ValueError, "alpha must lie in"),
-        (dict(alpha=torch.tensor([0.5, 1.5], dtype=F64)), ValueError, "alpha must lie in"),
-        (dict(alpha=float("nan")), ValueError, "alpha"),
-        (dict(alpha=torch.ones(3)), ValueError, "does not broadcast"),
-        (dict(alpha=[0.5, 0.7]), ValueError, "coefficients"),
-        (dict(alpha=[0.5, 0.7], coefficients=[1.0]), ValueError, "coefficients has 1 entries"),
-        (dict(alpha=[0.5, 0.7], coefficients=[1.0, -1.0]), ValueError, "positive"),
-        (dict(alpha=0.5, method="rk4"), ValueError, "method='rk4' is not a method of fdeint"),
-        (dict(alpha=0.5, method="nope"), ValueError, "accepted"),
-        (dict(alpha=0.5, memory=0), ValueError, "memory must be an int >= 1, got 0"),
-        (dict(alpha=0.5, memory=2.5), TypeError, "memory"),
-        (dict(alpha=0.5, options={"step": 1}), ValueError, "options"),
-        (dict(alpha=0.5, method="trap", options={"corrector_steps": 0}), ValueError, "corrector_steps"),
-        (dict(alpha=None), TypeError, "alpha is required"),
+        ({"alpha": 0.0}, ValueError, r"alpha must lie in \(0, 1\], got 0.0"),
+        ({"alpha": 1.2}, ValueError, "alpha must lie in"),
+        (
+            {"alpha": torch.tensor([0.5, 1.5], dtype=F64)},
+            ValueError,
+            "alpha must lie in",
+        ),
+        ({"alpha": float("nan")}, ValueError, "alpha"),
+        ({"alpha": torch.ones(3)}, ValueError, "does not broadcast"),
+        ({"alpha": [0.5, 0.7]}, ValueError, "coefficients"),
+        (
+            {"alpha": [0.5, 0.7], "coefficients": [1.0]},
+            ValueError,
+            "coefficients has 1 entries",
+        ),
+        ({"alpha": [0.5, 0.7], "coefficients": [1.0, -1.0]}, ValueError, "positive"),
+        (
+            {"alpha": 0.5, "method": "rk4"},
+            ValueError,
+            "method='rk4' is not a method of fdeint",
+        ),
+        ({"alpha": 0.5, "method": "nope"}, ValueError, "accepted"),
+        ({"alpha": 0.5, "memory": 0}, ValueError, "memory must be an int >= 1, got 0"),
+        ({"alpha": 0.5, "memory": 2.5}, TypeError, "memory"),
+        ({"alpha": 0.5, "options": {"step": 1}}, ValueError, "options"),
+        (
+            {"alpha": 0.5, "method": "trap", "options": {"corrector_steps": 0}},
+            ValueError,
+            "corrector_steps",
+        ),
+        ({"alpha": None}, TypeError, "alpha is required"),
     ],
 )
 def test_fdeint_bad_arguments(kwargs, exc, match):
@@ -128,8 +143,12 @@ def test_tuple_state_per_component_alpha_equals_separate_solves():
     for method in ("gl", "trap", "l1", "pred"):
         a, b = fdeint(field, y0, T, [0.4, 0.8], method)
         assert a.shape == (11, 3) and b.shape == (11, 2, 2)
-        assert torch.allclose(a, fdeint(lambda t, y: -y, y0[0], T, 0.4, method), atol=1e-15)
-        assert torch.allclose(b, fdeint(lambda t, y: -2.0 * y, y0[1], T, 0.8, method), atol=1e-15)
+        assert torch.allclose(
+            a, fdeint(lambda t, y: -y, y0[0], T, 0.4, method), atol=1e-15
+        )
+        assert torch.allclose(
+            b, fdeint(lambda t, y: -2.0 * y, y0[1], T, 0.8, method), atol=1e-15
+        )
 
 
 def test_per_element_alpha_equals_separate_solves():
@@ -137,13 +156,29 @@ def test_per_element_alpha_equals_separate_solves():
     alpha = torch.tensor([0.3, 0.6, 1.0], dtype=F64)
     y = fdeint(decay, y0, T, alpha, "trap")
     for j, a in enumerate(alpha.tolist()):
-        assert torch.allclose(y[:, :, j], fdeint(decay, y0[:, j], T, a, "trap"), atol=1e-15)
+        assert torch.allclose(
+            y[:, :, j], fdeint(decay, y0[:, j], T, a, "trap"), atol=1e-15
+        )
 
 
 def test_shared_multiterm_on_tuple_state():
     y0 = (torch.ones(2, dtype=F64), torch.ones(1, dtype=F64))
-    a, b = fdeint(lambda t, y: (-y[0], -y[1]), y0, T, [0.5, 0.9], "glmulti", coefficients=[1.0, 2.0])
-    ref = fdeint(decay, torch.ones(1, dtype=F64), T, [0.5, 0.9], "glmulti", coefficients=[1.0, 2.0])
+    a, b = fdeint(
+        lambda t, y: (-y[0], -y[1]),
+        y0,
+        T,
+        [0.5, 0.9],
+        "glmulti",
+        coefficients=[1.0, 2.0],
+    )
+    ref = fdeint(
+        decay,
+        torch.ones(1, dtype=F64),
+        T,
+        [0.5, 0.9],
+        "glmulti",
+        coefficients=[1.0, 2.0],
+    )
     assert torch.allclose(a[:, :1], ref) and torch.allclose(b, ref)
 
 
@@ -217,7 +252,9 @@ def test_snn_solve_fractional_states_equal_fdeint_and_boundaries_at_accepted_sta
         sol = snn_solve(_snn_field, y0, t, method=method, alpha=[0.6, 0.9])
         ref = fdeint(lambda tt, y: _snn_field(tt, y)[:2], y0, t, [0.6, 0.9], method)
         assert torch.equal(sol.states[0], ref[0]) and torch.equal(sol.states[1], ref[1])
-        expected = torch.stack([_snn_field(t[n], (ref[0][n], ref[1][n]))[2] for n in range(6)])
+        expected = torch.stack(
+            [_snn_field(t[n], (ref[0][n], ref[1][n]))[2] for n in range(6)]
+        )
         assert torch.equal(sol.boundaries[0], expected)
 
 
@@ -236,7 +273,9 @@ def test_snn_solve_bad_arguments():
     with pytest.raises(ValueError, match="at least 1"):
         snn_solve(lambda t, y: (), y0, T, alpha=[0.5])
     with pytest.raises(ValueError, match="disagree"):
-        snn_solve(lambda t, y: (-y[0],), y0, T, alpha=[0.5], memory=3, options={"memory": 4})
+        snn_solve(
+            lambda t, y: (-y[0],), y0, T, alpha=[0.5], memory=3, options={"memory": 4}
+        )
 
 
 def test_snn_memory_option_alias():

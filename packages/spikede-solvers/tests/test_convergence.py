@@ -8,7 +8,6 @@ import math
 
 import pytest
 import torch
-
 from spikede_solvers import fdeint, mittag_leffler, odeint
 
 F64 = torch.float64
@@ -55,7 +54,9 @@ def test_relaxation_orders(method):
 
 def _smooth_field(t, y):
     a = ALPHAS
-    forcing = 6.0 * t ** (3.0 - a) / torch.exp(torch.lgamma(4.0 - a)) + LAM * (1.0 + t**3)
+    forcing = 6.0 * t ** (3.0 - a) / torch.exp(torch.lgamma(4.0 - a)) + LAM * (
+        1.0 + t**3
+    )
     return -LAM * y + forcing
 
 
@@ -81,11 +82,15 @@ def forced_exact(a: float, t: float = 1.0) -> float:
     k = torch.arange(0, 400, dtype=F64)[:, None]
     m = torch.arange(0, 40, dtype=F64)[None, :]
     p = a * (k + 1) + 2 * m + 1
-    return float(((-1.0) ** (k + m) * torch.exp(p * math.log(t) - torch.lgamma(p + 1))).sum())
+    return float(
+        ((-1.0) ** (k + m) * torch.exp(p * math.log(t) - torch.lgamma(p + 1))).sum()
+    )
 
 
 def test_forced_series_reference_is_right_at_alpha_one():
-    assert abs(forced_exact(1.0) - (math.sin(1) - math.cos(1) + math.exp(-1)) / 2) < 1e-14
+    assert (
+        abs(forced_exact(1.0) - (math.sin(1) - math.cos(1) + math.exp(-1)) / 2) < 1e-14
+    )
 
 
 # The forced zero-initial-value solution behaves like t^(1+a): the smooth orders hold.
@@ -110,16 +115,23 @@ def test_nonlinear_forced_problem_methods_agree():
     for n in (64, 256, 1024):
         t = torch.linspace(0.0, 2.0, n + 1, dtype=F64)
         finals = torch.stack(
-            [fdeint(field, torch.full((5,), 0.5, dtype=F64), t, ALPHAS, m)[-1] for m in ("gl", "pred", "l1", "trap")]
+            [
+                fdeint(field, torch.full((5,), 0.5, dtype=F64), t, ALPHAS, m)[-1]
+                for m in ("gl", "pred", "l1", "trap")
+            ]
         )
         spread = float((finals - ref).abs().max())
         if previous is not None:
-            assert spread < previous / 3.0  # at least first order in h (factor 4 per step)
+            assert (
+                spread < previous / 3.0
+            )  # at least first order in h (factor 4 per step)
         previous = spread
     assert previous < 5e-3
 
 
-@pytest.mark.parametrize("method, order", [("euler", 1.0), ("midpoint", 2.0), ("rk4", 4.0)])
+@pytest.mark.parametrize(
+    "method, order", [("euler", 1.0), ("midpoint", 2.0), ("rk4", 4.0)]
+)
 def test_odeint_orders(method, order):
     ns = [10, 20, 40, 80]
     errs = []
@@ -133,7 +145,12 @@ def test_odeint_orders(method, order):
 def test_odeint_nonuniform_grid_time_dependent_field():
     # y' = cos t, y(0) = 0 on a non-uniform grid: y = sin t.
     t = torch.linspace(0.0, 1.0, 41, dtype=F64) ** 2
-    y = odeint(lambda t, y: torch.cos(t) * torch.ones_like(y), torch.zeros(1, dtype=F64), t, "rk4")
+    y = odeint(
+        lambda t, y: torch.cos(t) * torch.ones_like(y),
+        torch.zeros(1, dtype=F64),
+        t,
+        "rk4",
+    )
     assert torch.allclose(y[:, 0], torch.sin(t), atol=1e-7)
 
 
@@ -141,6 +158,15 @@ def test_short_memory_error_decreases_with_memory():
     t = torch.linspace(0.0, 1.0, 201, dtype=F64)
     exact = mittag_leffler(0.5, -1.0)
     full = fdeint(lambda t, y: -y, torch.ones(1, dtype=F64), t, 0.5, "gl")[-1, 0]
-    errs = [abs(float(fdeint(lambda t, y: -y, torch.ones(1, dtype=F64), t, 0.5, "gl", memory=m)[-1, 0] - exact))
-            for m in (10, 50, 150)]
+    errs = [
+        abs(
+            float(
+                fdeint(
+                    lambda t, y: -y, torch.ones(1, dtype=F64), t, 0.5, "gl", memory=m
+                )[-1, 0]
+                - exact
+            )
+        )
+        for m in (10, 50, 150)
+    ]
     assert errs[0] > errs[1] > errs[2] > abs(float(full - exact)) * 0.999

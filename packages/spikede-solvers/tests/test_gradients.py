@@ -4,9 +4,8 @@ import contextlib
 
 import pytest
 import torch
-from torch.autograd import gradcheck
-
 from spikede_solvers import fdeint, odeint, snn_solve
+from torch.autograd import gradcheck
 
 F64 = torch.float64
 T = torch.linspace(0.0, 0.5, 7, dtype=F64)
@@ -36,7 +35,9 @@ def test_gradcheck_multiterm_orders_and_coefficients(memory):
     coefs = torch.tensor([1.0, 0.7], dtype=F64, requires_grad=True)
 
     def run(y0, orders, coefs):
-        return fdeint(_field(1.0), y0, T, orders, "glmulti", coefficients=coefs, memory=memory)
+        return fdeint(
+            _field(1.0), y0, T, orders, "glmulti", coefficients=coefs, memory=memory
+        )
 
     assert gradcheck(run, (y0, orders, coefs), eps=1e-6, atol=1e-7)
 
@@ -45,7 +46,12 @@ def test_gradcheck_multiterm_orders_and_coefficients(memory):
 def test_gradcheck_per_element_alpha(method):
     y0 = torch.tensor([[0.4, -0.3, 0.1]], dtype=F64, requires_grad=True)
     alpha = torch.tensor([0.4, 0.7, 0.95], dtype=F64, requires_grad=True)
-    assert gradcheck(lambda y0, a: fdeint(_field(1.0), y0, T, a, method), (y0, alpha), eps=1e-6, atol=1e-7)
+    assert gradcheck(
+        lambda y0, a: fdeint(_field(1.0), y0, T, a, method),
+        (y0, alpha),
+        eps=1e-6,
+        atol=1e-7,
+    )
 
 
 def test_gradcheck_tuple_state_per_component_alpha():
@@ -76,7 +82,14 @@ def test_gradcheck_snn_solve_with_boundaries_and_mixed_terms(method):
         return (-lam * v1 + torch.cos(t), -v2 + v1, torch.sigmoid(4 * v2))
 
     def run(a0, orders, coefs, lam):
-        sol = snn_solve(field, (v, v.clone()), T, method=method, alpha=[a0, orders], coefficients=[None, coefs])
+        sol = snn_solve(
+            field,
+            (v, v.clone()),
+            T,
+            method=method,
+            alpha=[a0, orders],
+            coefficients=[None, coefs],
+        )
         return sol.states + sol.boundaries
 
     if method != "glmulti":
@@ -102,8 +115,12 @@ def test_learnable_alpha_long_run_matches_finite_difference(method):
     y[-1].sum().backward()
     with torch.no_grad():
         e = 1e-6
-        up = fdeint(lambda t, y: -y, torch.ones(3, dtype=F64), t, alpha + e, method, memory=120)[-1].sum()
-        dn = fdeint(lambda t, y: -y, torch.ones(3, dtype=F64), t, alpha - e, method, memory=120)[-1].sum()
+        up = fdeint(
+            lambda t, y: -y, torch.ones(3, dtype=F64), t, alpha + e, method, memory=120
+        )[-1].sum()
+        dn = fdeint(
+            lambda t, y: -y, torch.ones(3, dtype=F64), t, alpha - e, method, memory=120
+        )[-1].sum()
     assert abs(float(alpha.grad) - float((up - dn) / (2 * e))) < 1e-6
 
 

@@ -7,7 +7,6 @@ import mpmath
 import pytest
 import torch
 from scipy.special import erfcx
-
 from spikede_solvers import mittag_leffler
 
 F64 = torch.float64
@@ -41,7 +40,9 @@ def _series_ref(a: float, x: float) -> float:
 def _asymptotic_ref(a: float, x: float, terms: int = 12) -> float:
     mpmath.mp.dps = 40
     a_, x_ = mpmath.mpf(a), mpmath.mpf(x)
-    return float(-sum((-x_) ** (-k) * mpmath.rgamma(1 - a_ * k) for k in range(1, terms + 1)))
+    return float(
+        -sum((-x_) ** (-k) * mpmath.rgamma(1 - a_ * k) for k in range(1, terms + 1))
+    )
 
 
 @pytest.mark.parametrize("a", [0.1, 0.3, 0.7, 0.9])
@@ -70,8 +71,15 @@ def test_intermediate_arguments_match_mpmath_quadrature(a):
     c = mpmath.cos(a_ * mpmath.pi)
     for g, x in zip(got.tolist(), xs):
         x_ = mpmath.mpf(x)
-        f = lambda s: mpmath.exp(-((s * x_) ** (1 / a_))) / (s * s + 2 * s * c + 1)  # noqa: E731
-        ref = mpmath.sin(a_ * mpmath.pi) / (a_ * mpmath.pi) * mpmath.quad(f, [0, -c if c < 0 else 0.5, 1, 1 / x_ * 10, mpmath.inf])
+
+        def f(s, x_=x_):
+            return mpmath.exp(-((s * x_) ** (1 / a_))) / (s * s + 2 * s * c + 1)
+
+        ref = (
+            mpmath.sin(a_ * mpmath.pi)
+            / (a_ * mpmath.pi)
+            * mpmath.quad(f, [0, -c if c < 0 else 0.5, 1, 1 / x_ * 10, mpmath.inf])
+        )
         assert abs(g - float(ref)) < 1e-11, (a, x)
 
 
@@ -94,9 +102,15 @@ def test_monotone_decreasing_and_bounded():
 
 @pytest.mark.parametrize(
     "alpha, z, exc",
-    [(0.0, -1.0, ValueError), (1.5, -1.0, ValueError), (0.5, 1.0, ValueError),
-     (0.5, float("nan"), ValueError), ("a", -1.0, TypeError), (0.5, "z", TypeError),
-     (0.5, torch.tensor([-1, -2]), TypeError)],
+    [
+        (0.0, -1.0, ValueError),
+        (1.5, -1.0, ValueError),
+        (0.5, 1.0, ValueError),
+        (0.5, float("nan"), ValueError),
+        ("a", -1.0, TypeError),
+        (0.5, "z", TypeError),
+        (0.5, torch.tensor([-1, -2]), TypeError),
+    ],
 )
 def test_bad_input(alpha, z, exc):
     with pytest.raises(exc, match="alpha|z"):

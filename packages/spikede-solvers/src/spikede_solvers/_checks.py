@@ -43,36 +43,50 @@ def _is_order_list(x: Any) -> bool:
 
 def _check_func(func: Any) -> None:
     if not callable(func):
-        raise TypeError(f"func must be callable as func(t, y), got {type(func).__name__}")
+        raise TypeError(
+            f"func must be callable as func(t, y), got {type(func).__name__}"
+        )
 
 
-def _check_states(y0: Any, *, allow_tensor: bool = True) -> tuple[tuple[Tensor, ...], bool]:
+def _check_states(
+    y0: Any, *, allow_tensor: bool = True
+) -> tuple[tuple[Tensor, ...], bool]:
     if isinstance(y0, Tensor):
         if not allow_tensor:
-            raise TypeError("y0 must be a tuple of tensors (one per state component), got a Tensor")
+            raise TypeError(
+                "y0 must be a tuple of tensors (one per state component), got a Tensor"
+            )
         states, is_tuple = (y0,), False
     elif isinstance(y0, (tuple, list)):
         if len(y0) == 0:
             raise ValueError("y0 must hold at least one tensor, got an empty sequence")
         states, is_tuple = tuple(y0), True
     else:
-        raise TypeError(f"y0 must be a Tensor or a tuple of Tensors, got {type(y0).__name__}")
+        raise TypeError(
+            f"y0 must be a Tensor or a tuple of Tensors, got {type(y0).__name__}"
+        )
     for i, y in enumerate(states):
         where = "y0" if not is_tuple else f"y0[{i}]"
         if not isinstance(y, Tensor):
             raise TypeError(f"{where} must be a Tensor, got {type(y).__name__}")
         if not y.is_floating_point():
-            raise TypeError(f"{where} must have a floating dtype (float32/float64), got {y.dtype}")
+            raise TypeError(
+                f"{where} must have a floating dtype (float32/float64), got {y.dtype}"
+            )
         if not bool(torch.isfinite(y.detach()).all()):
             raise ValueError(f"{where} must be finite, got NaN or inf values")
         if y.device != states[0].device:
-            raise ValueError(f"{where} is on {y.device} but y0[0] is on {states[0].device}; use one device")
+            raise ValueError(
+                f"{where} is on {y.device} but y0[0] is on {states[0].device}; use one device"
+            )
     return states, is_tuple
 
 
 def _check_grid(t: Any, uniform: bool, method: str) -> tuple[float, int]:
     if not isinstance(t, Tensor):
-        raise TypeError(f"t must be a 1-d floating Tensor of time points, got {type(t).__name__}")
+        raise TypeError(
+            f"t must be a 1-d floating Tensor of time points, got {type(t).__name__}"
+        )
     if t.dim() != 1:
         raise ValueError(f"t must be 1-d, got shape {tuple(t.shape)}")
     if not t.is_floating_point():
@@ -126,7 +140,9 @@ def _check_memory(memory: Any) -> int | None:
     return int(memory)
 
 
-def _check_options(options: Any, allowed: frozenset[str], method: str) -> dict[str, Any]:
+def _check_options(
+    options: Any, allowed: frozenset[str], method: str
+) -> dict[str, Any]:
     if options is None:
         return {}
     if not isinstance(options, dict):
@@ -140,7 +156,9 @@ def _check_options(options: Any, allowed: frozenset[str], method: str) -> dict[s
     if "corrector_steps" in out:
         c = out["corrector_steps"]
         if isinstance(c, bool) or not isinstance(c, numbers.Integral) or c < 1:
-            raise ValueError(f"options['corrector_steps'] must be an int >= 1, got {_short(c)}")
+            raise ValueError(
+                f"options['corrector_steps'] must be an int >= 1, got {_short(c)}"
+            )
     return out
 
 
@@ -182,11 +200,23 @@ def _single(a: Any, y: Tensor, name: str) -> Component:
 
 def _multi(a: Any, c: Any, y: Tensor, name: str, cname: str) -> Component:
     if not _is_order_list(a):
-        raise ValueError(f"{name} must be a 1-d list/tensor of orders for a multi-term equation, got {_short(a)}")
+        raise ValueError(
+            f"{name} must be a 1-d list/tensor of orders for a multi-term equation, got {_short(a)}"
+        )
     if not _is_order_list(c):
-        raise ValueError(f"{cname} must be a 1-d list/tensor of positive weights, got {_short(c)}")
-    orders = a.to(y.dtype).to(y.device) if isinstance(a, Tensor) else torch.stack([_as_tensor(v, y) for v in a])
-    coefs = c.to(y.dtype).to(y.device) if isinstance(c, Tensor) else torch.stack([_as_tensor(v, y) for v in c])
+        raise ValueError(
+            f"{cname} must be a 1-d list/tensor of positive weights, got {_short(c)}"
+        )
+    orders = (
+        a.to(y.dtype).to(y.device)
+        if isinstance(a, Tensor)
+        else torch.stack([_as_tensor(v, y) for v in a])
+    )
+    coefs = (
+        c.to(y.dtype).to(y.device)
+        if isinstance(c, Tensor)
+        else torch.stack([_as_tensor(v, y) for v in c])
+    )
     if orders.shape[0] != coefs.shape[0]:
         raise ValueError(
             f"{cname} has {coefs.shape[0]} entries but {name} has {orders.shape[0]} orders; give one weight per order"
@@ -198,10 +228,14 @@ def _multi(a: Any, c: Any, y: Tensor, name: str, cname: str) -> Component:
     return Component(orders=orders, coefficients=coefs)
 
 
-def _components(alpha: Any, coefficients: Any, states: tuple[Tensor, ...], is_tuple: bool) -> list[Component]:
+def _components(
+    alpha: Any, coefficients: Any, states: tuple[Tensor, ...], is_tuple: bool
+) -> list[Component]:
     n = len(states)
     if alpha is None:
-        raise TypeError("alpha is required for a fractional method: a float in (0, 1], a Tensor, or a sequence")
+        raise TypeError(
+            "alpha is required for a fractional method: a float in (0, 1], a Tensor, or a sequence"
+        )
     if coefficients is None:
         if _is_scalar(alpha):
             return [_single(alpha, y, "alpha") for y in states]
@@ -214,23 +248,33 @@ def _components(alpha: Any, coefficients: Any, states: tuple[Tensor, ...], is_tu
             )
         entries = list(alpha) if isinstance(alpha, (list, tuple, Tensor)) else None
         if entries is None or len(entries) != n:
-            raise ValueError(f"alpha must be a scalar or hold one entry per state component ({n}), got {_short(alpha)}")
+            raise ValueError(
+                f"alpha must be a scalar or hold one entry per state component ({n}), got {_short(alpha)}"
+            )
         out = []
         for i, (a, y) in enumerate(zip(entries, states)):
             if _is_order_list(a) and not isinstance(a, Tensor):
-                raise ValueError(f"alpha[{i}]={_short(a)} is multi-term but coefficients is None")
+                raise ValueError(
+                    f"alpha[{i}]={_short(a)} is multi-term but coefficients is None"
+                )
             out.append(_single(a, y, f"alpha[{i}]"))
         return out
     # multi-term
     if not isinstance(coefficients, (list, tuple, Tensor)):
-        raise TypeError(f"coefficients must be a sequence or Tensor, got {type(coefficients).__name__}")
+        raise TypeError(
+            f"coefficients must be a sequence or Tensor, got {type(coefficients).__name__}"
+        )
     per_component = is_tuple and not _is_order_list(coefficients)
     if not per_component:
         return [_multi(alpha, coefficients, y, "alpha", "coefficients") for y in states]
     if len(coefficients) != n:
-        raise ValueError(f"coefficients must hold one entry per state component ({n}), got {len(coefficients)}")
+        raise ValueError(
+            f"coefficients must hold one entry per state component ({n}), got {len(coefficients)}"
+        )
     if _is_scalar(alpha) or not isinstance(alpha, (list, tuple)) or len(alpha) != n:
-        raise ValueError(f"alpha must hold one entry per state component ({n}) when coefficients does, got {_short(alpha)}")
+        raise ValueError(
+            f"alpha must hold one entry per state component ({n}) when coefficients does, got {_short(alpha)}"
+        )
     out = []
     for i, (a, c, y) in enumerate(zip(alpha, coefficients, states)):
         if c is None:
@@ -241,8 +285,16 @@ def _components(alpha: Any, coefficients: Any, states: tuple[Tensor, ...], is_tu
 
 
 def _fractional(
-    func: Any, states: tuple[Tensor, ...], is_tuple: bool, t: Any, alpha: Any, method: Any,
-    coefficients: Any, memory: Any, options: Any, integrator: str,
+    func: Any,
+    states: tuple[Tensor, ...],
+    is_tuple: bool,
+    t: Any,
+    alpha: Any,
+    method: Any,
+    coefficients: Any,
+    memory: Any,
+    options: Any,
+    integrator: str,
 ) -> tuple[Solver, Problem]:
     name, solver = _check_method(method, "fractional", integrator)
     memory = _check_memory(memory)
@@ -258,52 +310,102 @@ def _fractional(
     if "memory" in opts:
         m = _check_memory(opts.pop("memory"))
         if memory is not None and m != memory:
-            raise ValueError(f"memory={memory} and options['memory']={m} disagree; give one")
+            raise ValueError(
+                f"memory={memory} and options['memory']={m} disagree; give one"
+            )
         memory = m
     h, n = _check_grid(t, solver.uniform_only, name)
     return solver, Problem(states, t, h, n, comps, memory, opts)
 
 
 def check_fdeint(
-    func: Any, y0: Any, t: Any, alpha: Any, method: Any, coefficients: Any, memory: Any, options: Any
+    func: Any,
+    y0: Any,
+    t: Any,
+    alpha: Any,
+    method: Any,
+    coefficients: Any,
+    memory: Any,
+    options: Any,
 ) -> tuple[Solver, Problem, bool]:
     """Check ``fdeint``'s arguments; return the solver, the problem and whether y0 is a tuple."""
     _check_func(func)
     states, is_tuple = _check_states(y0)
-    solver, problem = _fractional(func, states, is_tuple, t, alpha, method, coefficients, memory, options, "fdeint")
+    solver, problem = _fractional(
+        func,
+        states,
+        is_tuple,
+        t,
+        alpha,
+        method,
+        coefficients,
+        memory,
+        options,
+        "fdeint",
+    )
     return solver, problem, is_tuple
 
 
-def check_odeint(func: Any, y0: Any, t: Any, method: Any, options: Any) -> tuple[Solver, Problem, bool]:
+def check_odeint(
+    func: Any, y0: Any, t: Any, method: Any, options: Any
+) -> tuple[Solver, Problem, bool]:
     """Check ``odeint``'s arguments; return the solver, the problem and whether y0 is a tuple."""
     _check_func(func)
     states, is_tuple = _check_states(y0)
     name, solver = _check_method(method, "integer", "odeint")
     opts = _check_options(options, solver.options, name)
     h, n = _check_grid(t, solver.uniform_only, name)
-    return solver, Problem(states, t, h, n, [Component(None) for _ in states], None, opts), is_tuple
+    return (
+        solver,
+        Problem(states, t, h, n, [Component(None) for _ in states], None, opts),
+        is_tuple,
+    )
 
 
 def check_snn_solve(
-    func: Any, y0: Any, t: Any, integrator: Any, method: Any, alpha: Any,
-    coefficients: Any, memory: Any, options: Any,
+    func: Any,
+    y0: Any,
+    t: Any,
+    integrator: Any,
+    method: Any,
+    alpha: Any,
+    coefficients: Any,
+    memory: Any,
+    options: Any,
 ) -> tuple[Solver, Problem]:
     """Check ``snn_solve``'s arguments; return the solver and the problem."""
     _check_func(func)
     states, _ = _check_states(y0, allow_tensor=False)
     if integrator == "odeint":
         if alpha is not None or coefficients is not None:
-            raise ValueError("integrator='odeint' is integer order: alpha and coefficients must be None")
+            raise ValueError(
+                "integrator='odeint' is integer order: alpha and coefficients must be None"
+            )
         if memory is not None:
             raise ValueError(f"memory={memory!r} applies to integrator='fdeint' only")
-        name, solver = _check_method("euler" if method is None else method, "integer", "odeint")
+        name, solver = _check_method(
+            "euler" if method is None else method, "integer", "odeint"
+        )
         opts = _check_options(options, solver.options, name)
         h, n = _check_grid(t, solver.uniform_only, name)
-        return solver, Problem(states, t, h, n, [Component(None) for _ in states], None, opts)
+        return solver, Problem(
+            states, t, h, n, [Component(None) for _ in states], None, opts
+        )
     if integrator != "fdeint":
-        raise ValueError(f"integrator must be 'fdeint' or 'odeint', got {_short(integrator)}")
+        raise ValueError(
+            f"integrator must be 'fdeint' or 'odeint', got {_short(integrator)}"
+        )
     return _fractional(
-        func, states, True, t, alpha, "gl" if method is None else method, coefficients, memory, options, "fdeint"
+        func,
+        states,
+        True,
+        t,
+        alpha,
+        "gl" if method is None else method,
+        coefficients,
+        memory,
+        options,
+        "fdeint",
     )
 
 
@@ -311,7 +413,9 @@ def check_mittag_leffler(alpha: Any, z: Any) -> tuple[float, Tensor, torch.dtype
     """Check ``mittag_leffler``'s arguments; return alpha, z as float64, output dtype, scalar flag."""
     if isinstance(alpha, Tensor):
         if alpha.numel() != 1:
-            raise ValueError(f"alpha must be a scalar, got a tensor of shape {tuple(alpha.shape)}")
+            raise ValueError(
+                f"alpha must be a scalar, got a tensor of shape {tuple(alpha.shape)}"
+            )
         a = float(alpha.detach())
     elif isinstance(alpha, numbers.Real) and not isinstance(alpha, bool):
         a = float(alpha)
@@ -334,4 +438,3 @@ def check_mittag_leffler(alpha: Any, z: Any) -> tuple[float, Tensor, torch.dtype
         bad = zz[~(torch.isfinite(zz) & (zz <= 0))].flatten()[0]
         raise ValueError(f"z must be finite and <= 0, got {float(bad)!r}")
     return a, zz, out_dtype, scalar
-

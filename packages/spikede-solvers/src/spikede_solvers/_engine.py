@@ -20,24 +20,32 @@ class _Evaluator:
     trailing boundary tensors).
     """
 
-    def __init__(self, func: Callable[..., Any], states: tuple[Tensor, ...], mode: str) -> None:
+    def __init__(
+        self, func: Callable[..., Any], states: tuple[Tensor, ...], mode: str
+    ) -> None:
         self.func = func
         self.shapes = [tuple(y.shape) for y in states]
         self.mode = mode
         self.nfe = 0
         self.n_boundaries: int | None = None
 
-    def __call__(self, t: Tensor, y: tuple[Tensor, ...]) -> tuple[tuple[Tensor, ...], tuple[Tensor, ...]]:
+    def __call__(
+        self, t: Tensor, y: tuple[Tensor, ...]
+    ) -> tuple[tuple[Tensor, ...], tuple[Tensor, ...]]:
         self.nfe += 1
         if self.mode == "tensor":
             out = self.func(t, y[0])
             if not isinstance(out, Tensor):
-                raise TypeError(f"func must return a Tensor for a Tensor state, got {type(out).__name__}")
+                raise TypeError(
+                    f"func must return a Tensor for a Tensor state, got {type(out).__name__}"
+                )
             out = (out,)
         else:
             out = self.func(t, y)
             if not isinstance(out, (tuple, list)):
-                raise TypeError(f"func must return a tuple of Tensors for a tuple state, got {type(out).__name__}")
+                raise TypeError(
+                    f"func must return a tuple of Tensors for a tuple state, got {type(out).__name__}"
+                )
             out = tuple(out)
         n = len(self.shapes)
         if self.n_boundaries is None:
@@ -45,12 +53,17 @@ class _Evaluator:
             if extra < 0 or (extra > 0 and self.mode != "snn"):
                 raise ValueError(
                     f"func returned {len(out)} tensors, expected "
-                    + (f"at least {n} (one derivative per state component, then boundaries)"
-                       if self.mode == "snn" else f"{n} (one derivative per state component)")
+                    + (
+                        f"at least {n} (one derivative per state component, then boundaries)"
+                        if self.mode == "snn"
+                        else f"{n} (one derivative per state component)"
+                    )
                 )
             for i, (d, shape) in enumerate(zip(out, self.shapes)):
                 if not isinstance(d, Tensor):
-                    raise TypeError(f"func output {i} must be a Tensor, got {type(d).__name__}")
+                    raise TypeError(
+                        f"func output {i} must be a Tensor, got {type(d).__name__}"
+                    )
                 if tuple(d.shape) != shape:
                     raise ValueError(
                         f"func returned shape {tuple(d.shape)} for state component {i}, "
@@ -58,10 +71,14 @@ class _Evaluator:
                     )
             for j, b in enumerate(out[n:]):
                 if not isinstance(b, Tensor):
-                    raise TypeError(f"func boundary output {j} must be a Tensor, got {type(b).__name__}")
+                    raise TypeError(
+                        f"func boundary output {j} must be a Tensor, got {type(b).__name__}"
+                    )
             self.n_boundaries = extra
         elif len(out) != n + self.n_boundaries:
-            raise ValueError(f"func returned {len(out)} tensors, earlier {n + self.n_boundaries}")
+            raise ValueError(
+                f"func returned {len(out)} tensors, earlier {n + self.n_boundaries}"
+            )
         return out[:n], out[n:]
 
     def derivatives(self, t: Tensor, y: tuple[Tensor, ...]) -> tuple[Tensor, ...]:
@@ -69,7 +86,12 @@ class _Evaluator:
 
 
 def integrate(
-    solver: Solver, problem: Problem, func: Callable[..., Any], mode: str, *, evaluate_last: bool
+    solver: Solver,
+    problem: Problem,
+    func: Callable[..., Any],
+    mode: str,
+    *,
+    evaluate_last: bool,
 ) -> tuple[list[tuple[Tensor, ...]], list[tuple[Tensor, ...]], int]:
     """Run the solve; return the states at every grid point, the boundaries, the nfe.
 

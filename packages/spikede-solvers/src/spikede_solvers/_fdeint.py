@@ -83,7 +83,11 @@ def fdeint(
         >>> bool(abs(y[-1, 0] - exact) < 1e-4)
         True
     """
-    solver, problem, is_tuple = check_fdeint(func, y0, t, alpha, method, coefficients, memory, options)
-    states, _, _ = integrate(solver, problem, func, "tuple" if is_tuple else "tensor", evaluate_last=False)
+    solver, problem, is_tuple = check_fdeint(
+        func, y0, t, alpha, method, coefficients, memory, options
+    )
+    states, _, _ = integrate(
+        solver, problem, func, "tuple" if is_tuple else "tensor", evaluate_last=False
+    )
     out = tuple(torch.stack([s[i] for s in states]) for i in range(len(problem.y0)))
     return out if is_tuple else out[0]

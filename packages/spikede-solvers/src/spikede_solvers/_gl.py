@@ -29,7 +29,9 @@ class GLTypeStepper(Stepper):
         coefs: Per component, ``c_1 .. c_{N}`` as ``[N, *shape]`` (``N = n_steps``).
     """
 
-    def __init__(self, problem: Problem, scales: list[Tensor], coefs: list[Tensor]) -> None:
+    def __init__(
+        self, problem: Problem, scales: list[Tensor], coefs: list[Tensor]
+    ) -> None:
         self.y0 = problem.y0
         self.window = problem.window
         self.scales = scales

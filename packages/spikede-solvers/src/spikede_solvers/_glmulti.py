@@ -35,7 +35,10 @@ class GLMultiSolver(Solver):
             if comp.coefficients is None:
                 terms = [(comp.orders, None)]
             else:
-                terms = [(comp.orders[i], comp.coefficients[i]) for i in range(comp.orders.shape[0])]
+                terms = [
+                    (comp.orders[i], comp.coefficients[i])
+                    for i in range(comp.orders.shape[0])
+                ]
             total = None
             for a, c in terms:
                 w = gl_weights(a, n + 1) * torch.pow(a.new_tensor(problem.h), -a)

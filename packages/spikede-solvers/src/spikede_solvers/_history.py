@@ -31,7 +31,9 @@ class History:
     """A preallocated history buffer of ``rows`` rows shaped like ``like``."""
 
     def __init__(self, rows: int, like: Tensor) -> None:
-        self.buf = torch.zeros((rows, *like.shape), dtype=like.dtype, device=like.device)
+        self.buf = torch.zeros(
+            (rows, *like.shape), dtype=like.dtype, device=like.device
+        )
         self.grad: Tensor | None = None
         self.token: Tensor | None = None
 
@@ -69,7 +71,9 @@ def _weighted(w: Tensor, hist: Tensor) -> Tensor:
 
 class _Store(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, value: Tensor, prev: Tensor | None, history: History, k: int) -> Tensor:  # type: ignore[override]
+    def forward(
+        ctx, value: Tensor, prev: Tensor | None, history: History, k: int
+    ) -> Tensor:  # type: ignore[override]
         ctx.history, ctx.k = history, k
         ctx.has_prev = prev is not None
         ctx.shape = value.shape
@@ -90,7 +94,9 @@ class _Store(torch.autograd.Function):
 
 class _HistorySum(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, w: Tensor, token: Tensor | None, history: History, start: int, count: int) -> Tensor:  # type: ignore[override]
+    def forward(
+        ctx, w: Tensor, token: Tensor | None, history: History, start: int, count: int
+    ) -> Tensor:  # type: ignore[override]
         ctx.save_for_backward(w)
         ctx.history, ctx.start, ctx.count = history, start, count
         ctx.has_token = token is not None

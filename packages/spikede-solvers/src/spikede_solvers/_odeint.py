@@ -52,6 +52,8 @@ def odeint(
         True
     """
     solver, problem, is_tuple = check_odeint(func, y0, t, method, options)
-    states, _, _ = integrate(solver, problem, func, "tuple" if is_tuple else "tensor", evaluate_last=False)
+    states, _, _ = integrate(
+        solver, problem, func, "tuple" if is_tuple else "tensor", evaluate_last=False
+    )
     out = tuple(torch.stack([s[i] for s in states]) for i in range(len(problem.y0)))
     return out if is_tuple else out[0]

@@ -73,9 +73,15 @@ def register_method(name: str, solver: Solver, *, overwrite: bool = False) -> No
     if not name:
         raise ValueError("name must be a non-empty string, got ''")
     if not isinstance(solver, Solver):
-        raise TypeError(f"solver must be a spikede_solvers.Solver instance, got {type(solver).__name__}")
+        raise TypeError(
+            f"solver must be a spikede_solvers.Solver instance, got {type(solver).__name__}"
+        )
     if solver.kind not in ("fractional", "integer"):
-        raise ValueError(f"solver.kind must be 'fractional' or 'integer', got {solver.kind!r}")
+        raise ValueError(
+            f"solver.kind must be 'fractional' or 'integer', got {solver.kind!r}"
+        )
     if name in SOLVERS and not overwrite:
-        raise ValueError(f"name {name!r} is already registered; pass overwrite=True to replace it")
+        raise ValueError(
+            f"name {name!r} is already registered; pass overwrite=True to replace it"
+        )
     SOLVERS[name] = solver

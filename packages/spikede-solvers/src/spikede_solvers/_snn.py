@@ -91,9 +91,15 @@ def snn_solve(
         >>> sol.states[0][:, 0].tolist(), sol.boundaries[0][:, 0].tolist(), sol.nfe
         ([0.0, 1.0, 1.0, 1.0], [0.0, 1.0, 1.0, 1.0], 4)
     """
-    solver, problem = check_snn_solve(func, y0, t, integrator, method, alpha, coefficients, memory, options)
-    states, boundaries, nfe = integrate(solver, problem, func, "snn", evaluate_last=True)
-    out_states = tuple(torch.stack([s[i] for s in states]) for i in range(len(problem.y0)))
+    solver, problem = check_snn_solve(
+        func, y0, t, integrator, method, alpha, coefficients, memory, options
+    )
+    states, boundaries, nfe = integrate(
+        solver, problem, func, "snn", evaluate_last=True
+    )
+    out_states = tuple(
+        torch.stack([s[i] for s in states]) for i in range(len(problem.y0))
+    )
     k = len(boundaries[0]) if boundaries else 0
     out_bounds = tuple(torch.stack([b[j] for b in boundaries]) for j in range(k))
     return SNNSolution(out_states, out_bounds, nfe)
