@@ -9,6 +9,7 @@ device), which costs nothing on a GPU and traces cleanly under ``torch.compile``
 
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 import torch
@@ -184,13 +185,16 @@ def check_query(
 
     Raises:
         TypeError: ``t`` is a bool, an integer tensor or not a number/tensor.
-        ValueError: ``t`` has a wrong shape or lives on another device.
+        ValueError: ``t`` has a wrong shape, lives on another device, or is a
+            non-finite Python number (tensor values are not inspected).
     """
     if isinstance(t, bool):
         raise TypeError(
             f"t must be a float, a 0-d tensor or a [B] tensor; got bool {t}"
         )
     if isinstance(t, (int, float)):
+        if not math.isfinite(t):
+            raise ValueError(f"t must be a finite time; got {t!r}")
         # a fill kernel, not a host-to-device copy
         return torch.full((), float(t), dtype=dtype, device=device)
     if not isinstance(t, torch.Tensor):
