@@ -330,7 +330,7 @@ def _wheel_names(path: Path) -> list[str]:
 def _wheel_metadata(path: Path):
     with zipfile.ZipFile(path) as archive:
         (meta,) = [n for n in archive.namelist() if n.endswith(".dist-info/METADATA")]
-        return email.message_from_bytes(archive.read(meta))
+        return email.message_from_string(archive.read(meta).decode("utf-8"))
 
 
 @pytest.mark.slow
