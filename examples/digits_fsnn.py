@@ -104,7 +104,7 @@ def train_one(alpha: float, args: argparse.Namespace, data: dict, label: str) ->
         "snn": snn,
         "history": history,
         "test_acc": history["test_acc"][-1],
-        "trace": states[0][:, 0, 0].numpy(),
+        "traces": states[0][:, 0, :].numpy(),  # [T, hidden]: first hidden layer, first test digit
         "alpha": [float(a.reshape(-1)[0]) for a in snn.get_per_layer_alpha()],
         "integrator": integrator,
         "method": method,
@@ -130,18 +130,22 @@ def load_data(T: int, encoding: str, seed: int, limit: int | None) -> dict:
     }
 
 
-def save_figure(results: dict, path: Path) -> None:
+def save_figure(results: dict, path: Path, threshold: float) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    # show the hidden neuron that comes closest to firing most often in the first run
+    first = next(iter(results.values()))["traces"]
+    neuron = int((first >= 0.5 * threshold).sum(0).argmax())
     for label, res in results.items():
-        axes[0].plot(res["trace"], label=label, drawstyle="steps-post")
+        axes[0].plot(res["traces"][:, neuron], label=label, drawstyle="steps-post")
         axes[1].plot(range(1, len(res["history"]["test_acc"]) + 1), res["history"]["test_acc"], marker="o", label=f"{label} test")
         axes[1].plot(range(1, len(res["history"]["train_acc"]) + 1), res["history"]["train_acc"], ls="--", label=f"{label} train")
-    axes[0].set(title="Membrane potential of one hidden neuron (first test digit)", xlabel="time step", ylabel="v")
+    axes[0].axhline(threshold, color="gray", ls=":", label="threshold")
+    axes[0].set(title=f"Membrane potential of hidden neuron {neuron} (first test digit)", xlabel="time step", ylabel="v")
     axes[1].set(title="Learning curves", xlabel="epoch", ylabel="accuracy", ylim=(0, 1))
     for ax in axes:
         ax.legend(fontsize=8)
@@ -190,7 +194,7 @@ def main(argv: list[str] | None = None) -> dict:
     elapsed = time.time() - start
 
     fig_path = out_dir / "digits_fsnn.png"
-    save_figure(results, fig_path)
+    save_figure(results, fig_path, args.threshold)
     summary = {"elapsed_s": round(elapsed, 1), "args": vars(args), "runs": {}}
     for label, res in results.items():
         weights = out_dir / f"digits_fsnn_{label.replace('=', '')}.pt"
