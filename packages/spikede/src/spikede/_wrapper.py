@@ -91,6 +91,13 @@ class SNNWrapper(nn.Module):
     (or ``odeint``/``euler``) and unit steps a :class:`spikede.LIFNeuron` network equals the
     standard discrete-time LIF loop spike for spike.
 
+    Under ``fdeint`` the neuron's right-hand side, reset impulse ``threshold * s / h``
+    included, drives ``D^alpha v``: one Grünwald–Letnikov step of size ``h`` adds
+    ``h^alpha f``, so a spike removes ``threshold * h^(alpha - 1)`` from the membrane —
+    exactly the threshold on the usual unit grid, and proportionally more or less when
+    sub-stepping with ``alpha < 1``. Choose the threshold (or the time unit of
+    ``x_time``) with that in mind.
+
     Orders (``alpha``, ``alpha_mode``, ``multi_coefficient``, see
     :class:`spikede.PerLayerAlphaConfig`): a scalar for all layers; a flat list with
     ``alpha_mode="per_layer"`` (one order per neuron layer) or ``"multiterm"`` (the same
