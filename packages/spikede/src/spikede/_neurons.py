@@ -81,24 +81,40 @@ def _check_neuron_args(
 
 
 class _ThresholdNeuron(BaseNeuron):
-    """Shared machinery: threshold, surrogate spike function, optional (learnable) tau."""
+    """Shared machinery: threshold, surrogate spike function, optional (learnable) tau.
+
+    The constructor takes the user's arguments as given, checks all of them (including a
+    variant's own ``variant_args``, e.g. ``v_reset``) in one :func:`_check_neuron_args`
+    pass before building anything, then stores them.
+    """
 
     def __init__(
         self,
-        threshold: float,
-        surrogate: Surrogate,
-        detach_reset: bool,
-        tau: float | None = None,
-        learn_tau: bool = False,
+        threshold: object,
+        surrogate: object,
+        sharpness: object,
+        detach_reset: object,
+        tau: object = _UNSET,
+        learn_tau: object = False,
+        **variant_args: object,
     ) -> None:
+        theta, module, tau_value = _check_neuron_args(
+            threshold=threshold,
+            surrogate=surrogate,
+            sharpness=sharpness,
+            detach_reset=detach_reset,
+            tau=tau,
+            learn_tau=learn_tau,
+            **variant_args,
+        )
         super().__init__()
-        self.threshold: float = threshold
-        self.surrogate: Surrogate = surrogate
-        self.detach_reset: bool = detach_reset
-        self.learn_tau: bool = learn_tau
-        self._tau_value: float | None = tau
-        if learn_tau and tau is not None:
-            self.log_tau = nn.Parameter(torch.tensor(math.log(tau)))
+        self.threshold: float = theta
+        self.surrogate: Surrogate = module
+        self.detach_reset: bool = bool(detach_reset)
+        self.learn_tau: bool = bool(learn_tau)
+        self._tau_value: float | None = tau_value
+        if self.learn_tau and tau_value is not None:
+            self.log_tau = nn.Parameter(torch.tensor(math.log(tau_value)))
 
     @property
     def tau(self) -> float | torch.Tensor:
@@ -109,10 +125,25 @@ class _ThresholdNeuron(BaseNeuron):
             raise AttributeError(f"{type(self).__name__} has no time constant")
         return self._tau_value
 
-    def _fire(self, u: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Spikes of the charged potential ``u`` and the spikes used in the reset."""
+    def _fire(
+        self, v: torch.Tensor, rate: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Charge ``v`` at ``rate`` over one step and fire.
+
+        Returns:
+            ``(u, spike, reset)``: the charged potential ``u = v + h rate``, the spikes
+            ``H(u - theta)`` and the spikes used in the reset (detached if asked).
+        """
+        u = v + self.dt * rate
         spike = self.surrogate(u - self.threshold)
-        return spike, (spike.detach() if self.detach_reset else spike)
+        return u, spike, (spike.detach() if self.detach_reset else spike)
+
+    def _soft_reset_step(
+        self, v: torch.Tensor, rate: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(rate - theta s / h, s)``: charging at ``rate`` with reset by subtraction."""
+        _, spike, reset = self._fire(v, rate)
+        return rate - self.threshold * reset / self.dt, spike
 
     def extra_repr(self) -> str:
         """Summarise the configuration in the module's repr."""
@@ -162,10 +193,7 @@ class IFNeuron(_ThresholdNeuron):
         sharpness: float | None = None,
         detach_reset: bool = False,
     ) -> None:
-        theta, module, _ = _check_neuron_args(
-            threshold=threshold, surrogate=surrogate, sharpness=sharpness, detach_reset=detach_reset
-        )
-        super().__init__(theta, module, detach_reset)
+        super().__init__(threshold, surrogate, sharpness, detach_reset)
 
     def step(self, v: torch.Tensor, current: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``(dv_dt, spike)`` of the IF dynamics at membrane ``v`` and input ``current``.
@@ -177,9 +205,7 @@ class IFNeuron(_ThresholdNeuron):
         Returns:
             ``(I - theta s / h, s)``.
         """
-        u = v + self.dt * current
-        spike, reset = self._fire(u)
-        return current - self.threshold * reset / self.dt, spike
+        return self._soft_reset_step(v, current)
 
 
 class LIFNeuron(_ThresholdNeuron):
@@ -229,19 +255,15 @@ class LIFNeuron(_ThresholdNeuron):
         learn_tau: bool = False,
         detach_reset: bool = False,
     ) -> None:
-        theta, module, tau_value = _check_neuron_args(
-            tau=tau,
-            threshold=threshold,
-            surrogate=surrogate,
-            sharpness=sharpness,
-            learn_tau=learn_tau,
-            detach_reset=detach_reset,
-        )
-        super().__init__(theta, module, detach_reset, tau_value, learn_tau)
+        super().__init__(threshold, surrogate, sharpness, detach_reset, tau, learn_tau)
 
     def _input_current(self, current: torch.Tensor) -> torch.Tensor:
         """The current that drives the membrane (a hook for noisy variants)."""
         return current
+
+    def _rate(self, v: torch.Tensor, current: torch.Tensor) -> torch.Tensor:
+        """The leaky charging rate ``r = (I - v) / tau``."""
+        return (self._input_current(current) - v) / self.tau
 
     def step(self, v: torch.Tensor, current: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``(dv_dt, spike)`` of the LIF dynamics at membrane ``v`` and input ``current``.
@@ -253,10 +275,7 @@ class LIFNeuron(_ThresholdNeuron):
         Returns:
             ``((I - v)/tau - theta s / h, s)``.
         """
-        rate = (self._input_current(current) - v) / self.tau
-        u = v + self.dt * rate
-        spike, reset = self._fire(u)
-        return rate - self.threshold * reset / self.dt, spike
+        return self._soft_reset_step(v, self._rate(v, current))
 
 
 class HardResetLIFNeuron(LIFNeuron):
@@ -303,16 +322,10 @@ class HardResetLIFNeuron(LIFNeuron):
         learn_tau: bool = False,
         detach_reset: bool = False,
     ) -> None:
-        _check_neuron_args(
-            tau=tau,
-            threshold=threshold,
-            surrogate=surrogate,
-            sharpness=sharpness,
-            learn_tau=learn_tau,
-            detach_reset=detach_reset,
-            v_reset=v_reset,
+        # LIFNeuron.__init__ has no v_reset: check it with the others in one pass.
+        _ThresholdNeuron.__init__(
+            self, threshold, surrogate, sharpness, detach_reset, tau, learn_tau, v_reset=v_reset
         )
-        super().__init__(tau, threshold, surrogate, sharpness, learn_tau, detach_reset)
         self.v_reset: float = float(v_reset)
 
     def step(self, v: torch.Tensor, current: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -325,9 +338,8 @@ class HardResetLIFNeuron(LIFNeuron):
         Returns:
             ``((I - v)/tau + s (v_reset - u) / h, s)``.
         """
-        rate = (current - v) / self.tau
-        u = v + self.dt * rate
-        spike, reset = self._fire(u)
+        rate = self._rate(v, current)
+        u, spike, reset = self._fire(v, rate)
         return rate + reset * (self.v_reset - u) / self.dt, spike
 
     def extra_repr(self) -> str:
@@ -376,16 +388,10 @@ class NoisyLIFNeuron(LIFNeuron):
         learn_tau: bool = False,
         detach_reset: bool = False,
     ) -> None:
-        _check_neuron_args(
-            tau=tau,
-            threshold=threshold,
-            surrogate=surrogate,
-            sharpness=sharpness,
-            learn_tau=learn_tau,
-            detach_reset=detach_reset,
-            noise_std=noise_std,
+        # LIFNeuron.__init__ has no noise_std: check it with the others in one pass.
+        _ThresholdNeuron.__init__(
+            self, threshold, surrogate, sharpness, detach_reset, tau, learn_tau, noise_std=noise_std
         )
-        super().__init__(tau, threshold, surrogate, sharpness, learn_tau, detach_reset)
         self.noise_std: float = float(noise_std)
 
     def _input_current(self, current: torch.Tensor) -> torch.Tensor:
