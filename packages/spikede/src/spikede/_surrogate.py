@@ -201,7 +201,7 @@ class SigmoidSurrogate(Surrogate):
         Returns:
             ``h(x)``.
         """
-        z = torch.sigmoid((4.0 * self.sharpness) * x)
+        z = self.primitive(x)
         return (4.0 * self.sharpness) * z * (1.0 - z)
 
 
@@ -377,7 +377,7 @@ class NoisyThresholdSurrogate(GaussianSurrogate):
         """
         if self.training and self.stochastic:
             return heaviside(x.detach() + self.noise_std * torch.randn_like(x))
-        return heaviside(x)
+        return super().spike_forward(x)
 
     def extra_repr(self) -> str:
         """Show the sharpness and the noise switch in the module's repr."""
