@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 
@@ -14,18 +13,10 @@ from scipy.special import binom
 SCRIPTS = Path(__file__).resolve().parent.parent / "scripts"
 
 
-def load_script(name: str) -> ModuleType:
-    """Import ``scripts/<name>.py`` as a module."""
-    spec = importlib.util.spec_from_file_location(name, SCRIPTS / f"{name}.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.mark.parametrize("alpha", [0.3, 0.6, 0.9, 1.0])
-def test_gl_weights_equal_binomial_coefficients(alpha: float) -> None:
+def test_gl_weights_equal_binomial_coefficients(
+    alpha: float, load_script: Callable[[str], ModuleType]
+) -> None:
     memory = load_script("docs_memory_figure")
     j = np.arange(1, 201)
     np.testing.assert_allclose(
@@ -36,7 +27,9 @@ def test_gl_weights_equal_binomial_coefficients(alpha: float) -> None:
     )
 
 
-def test_gl_weights_decay_as_a_power_law() -> None:
+def test_gl_weights_decay_as_a_power_law(
+    load_script: Callable[[str], ModuleType],
+) -> None:
     memory = load_script("docs_memory_figure")
     alpha = 0.6
     w = memory.gl_weight_magnitudes(alpha, 4000)
@@ -45,7 +38,9 @@ def test_gl_weights_decay_as_a_power_law() -> None:
     assert abs(slope - (-1.0 - alpha)) < 1e-3
 
 
-def test_memory_figure_is_drawn(tmp_path: Path) -> None:
+def test_memory_figure_is_drawn(
+    tmp_path: Path, load_script: Callable[[str], ModuleType]
+) -> None:
     import matplotlib.image
 
     memory = load_script("docs_memory_figure")
@@ -59,7 +54,9 @@ def test_committed_memory_figure_exists() -> None:
     assert (SCRIPTS.parent / "docs" / "assets" / "memory_kernels.png").is_file()
 
 
-def test_relaxation_figure_is_drawn_by_the_tutorial_code(tmp_path: Path) -> None:
+def test_relaxation_figure_is_drawn_by_the_tutorial_code(
+    tmp_path: Path, load_script: Callable[[str], ModuleType]
+) -> None:
     import matplotlib.image
 
     relaxation = load_script("docs_relaxation_figure")
@@ -71,7 +68,7 @@ def test_relaxation_figure_is_drawn_by_the_tutorial_code(tmp_path: Path) -> None
 
 
 def test_relaxation_figure_script_rejects_a_page_without_the_figure(
-    tmp_path: Path,
+    tmp_path: Path, load_script: Callable[[str], ModuleType]
 ) -> None:
     relaxation = load_script("docs_relaxation_figure")
     page = tmp_path / "page.md"

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 
@@ -13,17 +12,9 @@ from mkdocs.exceptions import PluginError
 SCRIPTS = Path(__file__).resolve().parent.parent / "scripts"
 
 
-def load_script(name: str) -> ModuleType:
-    """Import ``scripts/<name>.py`` as a module."""
-    spec = importlib.util.spec_from_file_location(name, SCRIPTS / f"{name}.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_mathjax_comes_from_the_installed_package() -> None:
+def test_mathjax_comes_from_the_installed_package(
+    load_script: Callable[[str], ModuleType],
+) -> None:
     hooks = load_script("docs_hooks")
     source = hooks.mathjax_source()
     assert source.name == "tex-mml-svg.js"
@@ -32,7 +23,7 @@ def test_mathjax_comes_from_the_installed_package() -> None:
 
 
 def test_missing_mathjax_package_is_a_clear_build_error(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, load_script: Callable[[str], ModuleType]
 ) -> None:
     hooks = load_script("docs_hooks")
     monkeypatch.setattr(hooks, "MATHJAX_DIST", "spikede-docs-no-such-distribution")
@@ -42,7 +33,9 @@ def test_missing_mathjax_package_is_a_clear_build_error(
         hooks.mathjax_source()
 
 
-def test_example_header_becomes_examples() -> None:
+def test_example_header_becomes_examples(
+    load_script: Callable[[str], ModuleType],
+) -> None:
     griffe_ext = load_script("docs_griffe")
     text = "Summary.\n\nExample:\n    >>> 1 + 1\n    2\n\nSee the Example: below.\n"
     out = griffe_ext.rewrite(text, "pkg.Thing")
@@ -50,7 +43,9 @@ def test_example_header_becomes_examples() -> None:
     assert "See the Example: below." in out  # only a header line is renamed
 
 
-def test_sphinx_roles_become_optional_cross_references() -> None:
+def test_sphinx_roles_become_optional_cross_references(
+    load_script: Callable[[str], ModuleType],
+) -> None:
     griffe_ext = load_script("docs_griffe")
     out = griffe_ext.rewrite(
         "Uses :class:`spikede_fx.BaseNeuron`, :meth:`step` and :func:`~pkg.mod.helper`.",
