@@ -7,8 +7,9 @@ import io
 
 import pytest
 import torch
-from spikede import LIFNeuron, SNNWrapper
 from torch import nn
+
+from spikede import LIFNeuron, SNNWrapper
 
 
 def _net(hidden: int = 6, layers: int = 2) -> nn.Sequential:

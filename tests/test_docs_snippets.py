@@ -123,7 +123,7 @@ def test_page_code_runs(
             code = compile(block.code, where, "exec")
             captured = Tee(sys.stdout)
             with contextlib.redirect_stdout(captured):
-                exec(code, namespace)  # noqa: S102 - running our own documentation
+                exec(code, namespace)
             if block.output is not None:
                 assert normalise(captured.getvalue()) == normalise(block.output), (
                     f"{where} prints something else than its Output block shows"

@@ -11,6 +11,7 @@ import math
 import torch
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
+
 from spikede_interp import Interpolator, interpolate
 from spikede_solvers import fdeint, odeint
 

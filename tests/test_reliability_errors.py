@@ -15,6 +15,8 @@ from typing import Any, NamedTuple
 
 import pytest
 import torch
+from torch import nn
+
 from spikede import (
     ClassificationHead,
     HardResetLIFNeuron,
@@ -29,7 +31,6 @@ from spikede._surrogate import SigmoidSurrogate
 from spikede_fx import ODEFuncFromFX
 from spikede_interp import Interpolator, interpolate
 from spikede_solvers import fdeint, mittag_leffler, odeint, snn_solve
-from torch import nn
 
 PAGE = Path(__file__).resolve().parents[1] / "docs" / "reference" / "errors.md"
 

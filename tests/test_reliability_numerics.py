@@ -6,10 +6,11 @@ import threading
 
 import pytest
 import torch
+from torch import nn
+
 from spikede import LIFNeuron, SNNWrapper
 from spikede_fx import ODEFuncFromFX
 from spikede_solvers import snn_solve
-from torch import nn
 
 
 def _net() -> nn.Sequential:
@@ -61,7 +62,7 @@ def test_autocast_cpu_runs_and_states_keep_input_dtype(dtype: torch.dtype) -> No
     torch.manual_seed(0)
     snn = SNNWrapper(_net(), alpha=0.7)
     x = torch.rand(6, 4, 3)
-    ref, ref_states = snn(x, return_states=True)
+    _, ref_states = snn(x, return_states=True)
     seen: list[torch.dtype] = []
     hook = snn.model[0].register_forward_hook(lambda m, i, o: seen.append(o.dtype))
     with torch.autocast("cpu", dtype=dtype):
@@ -163,7 +164,7 @@ def test_two_threads_with_different_inputs_match_sequential_calls() -> None:
             with torch.no_grad():
                 for _ in range(4):
                     results[i].append(snn(x, **kw))
-        except BaseException as exc:  # noqa: BLE001
+        except BaseException as exc:
             errors.append(exc)
 
     threads = [threading.Thread(target=work, args=(i,)) for i in range(2)]

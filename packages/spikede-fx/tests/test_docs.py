@@ -9,6 +9,7 @@ import pkgutil
 import re
 
 import pytest
+
 import spikede_fx
 
 README = pathlib.Path(__file__).resolve().parents[1] / "README.md"
@@ -18,7 +19,7 @@ def test_readme_python_example_runs(capsys):
     blocks = re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.DOTALL)
     assert len(blocks) == 1
     namespace: dict = {"__name__": "readme_example"}
-    exec(compile(blocks[0], str(README), "exec"), namespace)  # noqa: S102 (our README)
+    exec(compile(blocks[0], str(README), "exec"), namespace)
     assert namespace["logits"].shape[0] == 2 * 19 + 1
     printed = capsys.readouterr().out
     assert "self.lif1(v_lif1, fc1)" in printed

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 import torch
-from spikede_fx import BaseNeuron, ODEFuncFromFX
 from torch import nn
 from torch.fx.proxy import TraceError
+
+from spikede_fx import BaseNeuron, ODEFuncFromFX
 
 
 class Lif(BaseNeuron):

@@ -14,9 +14,10 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
-from spikede_fx import BaseNeuron, ODEFuncFromFX
 from torch import nn
 from torch.utils import _pytree as pytree
+
+from spikede_fx import BaseNeuron, ODEFuncFromFX
 
 # The post modules of all these models must be vectorised over time, not looped.
 pytestmark = pytest.mark.filterwarnings("error::RuntimeWarning")

@@ -7,8 +7,9 @@ import warnings
 
 import pytest
 import torch
-from spikede_fx import BaseNeuron, ODEFuncFromFX, SNNLeafTracer
 from torch import nn
+
+from spikede_fx import BaseNeuron, ODEFuncFromFX, SNNLeafTracer
 
 DT = torch.float64
 

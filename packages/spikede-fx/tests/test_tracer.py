@@ -6,13 +6,14 @@ from typing import ClassVar
 
 import pytest
 import torch
+from torch import nn
+
 from spikede_fx import (
     BaseNeuron,
     SNNLeafTracer,
     remove_dead_code,
     symbolic_trace_leaf_neurons,
 )
-from torch import nn
 
 
 class GatedNeuron(BaseNeuron):

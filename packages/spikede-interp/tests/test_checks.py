@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import pytest
-import spikede_interp._checks as checks
 import torch
+
+import spikede_interp._checks as checks
 from spikede_interp import (
     METHODS,
     Interpolator,

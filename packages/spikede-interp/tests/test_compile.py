@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 import torch._dynamo
+
 from spikede_interp import Interpolator
 
 METHODS = ["linear", "nearest", "previous", "cubic", "akima"]

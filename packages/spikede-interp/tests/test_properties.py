@@ -9,6 +9,7 @@ from __future__ import annotations
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from spikede_interp import Interpolator
 
 METHODS = ["linear", "nearest", "previous", "cubic", "akima"]

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 from scipy.interpolate import Akima1DInterpolator, CubicHermiteSpline, interp1d
+
 from spikede_interp import (
     Interpolator,
     akima_interpolate_batched,

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 import torch
+from torch import nn
+
 from spikede._layers import ClassificationHead, VotingLayer
 from spikede_fx import SNNLeafTracer, symbolic_trace_leaf_neurons
-from torch import nn
 
 
 def test_voting_layer_matches_hand_computation():

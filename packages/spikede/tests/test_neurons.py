@@ -6,6 +6,7 @@ import math
 
 import pytest
 import torch
+
 from spikede._neurons import HardResetLIFNeuron, IFNeuron, LIFNeuron, NoisyLIFNeuron
 from spikede._surrogate import ArctanSurrogate, SigmoidSurrogate, TriangleSurrogate
 from spikede_fx import BaseNeuron

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 from scipy import integrate, special, stats
+
 from spikede._surrogate import (
     ArctanSurrogate,
     GaussianSurrogate,

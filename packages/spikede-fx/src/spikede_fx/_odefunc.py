@@ -8,10 +8,10 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
-import spikede_interp
 import torch
 from torch import fx, nn
 
+import spikede_interp
 from spikede_fx._neuron import BaseNeuron
 from spikede_fx._surgery import split_graph
 from spikede_fx._timemap import TimeMapper

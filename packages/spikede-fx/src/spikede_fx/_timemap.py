@@ -74,7 +74,7 @@ class TimeMapper:
             return torch.func.vmap(fn, in_dims=0, out_dims=0, randomness="different")(
                 *stacked
             )
-        except Exception as exc:  # noqa: BLE001  (vmap lacks a rule for something in fn)
+        except Exception as exc:
             self._vmap_failed = True
             warnings.warn(
                 f"the post-neuron module cannot be vectorised over time with torch.func.vmap "

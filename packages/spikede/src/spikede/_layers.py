@@ -11,8 +11,9 @@ from __future__ import annotations
 import warnings
 
 import torch
-from spikede_fx import SNNLeafTracer
 from torch import nn
+
+from spikede_fx import SNNLeafTracer
 
 __all__ = ["ClassificationHead", "VotingLayer"]
 

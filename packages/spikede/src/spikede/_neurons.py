@@ -16,10 +16,10 @@ import math
 from numbers import Real
 
 import torch
-from spikede_fx import BaseNeuron
 from torch import nn
 
 from spikede._surrogate import Surrogate, get_surrogate
+from spikede_fx import BaseNeuron
 
 __all__ = ["HardResetLIFNeuron", "IFNeuron", "LIFNeuron", "NoisyLIFNeuron"]
 

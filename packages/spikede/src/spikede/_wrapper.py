@@ -12,11 +12,11 @@ from collections.abc import Mapping, Sequence
 from typing import Any, TextIO
 
 import torch
-from spikede_fx import ODEFuncFromFX
-from spikede_solvers import snn_solve
 from torch import nn
 
 from spikede._alpha import LayerOrder, PerLayerAlphaConfig
+from spikede_fx import ODEFuncFromFX
+from spikede_solvers import snn_solve
 
 __all__ = ["INTEGRATORS", "SNNWrapper"]
 
@@ -439,7 +439,7 @@ class SNNWrapper(nn.Module):
         if step_size is None:
             return x_time
         t0, t1 = float(x_time[0]), float(x_time[-1])
-        n = int(math.floor((t1 - t0) / step_size + 1e-9)) + 1
+        n = math.floor((t1 - t0) / step_size + 1e-9) + 1
         return t0 + step_size * torch.arange(n, dtype=x_time.dtype, device=x_time.device)
 
     def _check_inputs(self, x: object, x_time: object) -> tuple[torch.Tensor, torch.Tensor]:
