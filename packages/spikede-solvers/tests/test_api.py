@@ -3,8 +3,9 @@
 import math
 
 import pytest
-import spikede_solvers
 import torch
+
+import spikede_solvers
 from spikede_solvers import (
     SOLVERS,
     SNNSolution,
@@ -143,12 +144,8 @@ def test_tuple_state_per_component_alpha_equals_separate_solves():
     for method in ("gl", "trap", "l1", "pred"):
         a, b = fdeint(field, y0, T, [0.4, 0.8], method)
         assert a.shape == (11, 3) and b.shape == (11, 2, 2)
-        assert torch.allclose(
-            a, fdeint(lambda t, y: -y, y0[0], T, 0.4, method), atol=1e-15
-        )
-        assert torch.allclose(
-            b, fdeint(lambda t, y: -2.0 * y, y0[1], T, 0.8, method), atol=1e-15
-        )
+        assert torch.allclose(a, fdeint(lambda t, y: -y, y0[0], T, 0.4, method), atol=1e-15)
+        assert torch.allclose(b, fdeint(lambda t, y: -2.0 * y, y0[1], T, 0.8, method), atol=1e-15)
 
 
 def test_per_element_alpha_equals_separate_solves():
@@ -156,9 +153,7 @@ def test_per_element_alpha_equals_separate_solves():
     alpha = torch.tensor([0.3, 0.6, 1.0], dtype=F64)
     y = fdeint(decay, y0, T, alpha, "trap")
     for j, a in enumerate(alpha.tolist()):
-        assert torch.allclose(
-            y[:, :, j], fdeint(decay, y0[:, j], T, a, "trap"), atol=1e-15
-        )
+        assert torch.allclose(y[:, :, j], fdeint(decay, y0[:, j], T, a, "trap"), atol=1e-15)
 
 
 def test_shared_multiterm_on_tuple_state():
@@ -252,9 +247,7 @@ def test_snn_solve_fractional_states_equal_fdeint_and_boundaries_at_accepted_sta
         sol = snn_solve(_snn_field, y0, t, method=method, alpha=[0.6, 0.9])
         ref = fdeint(lambda tt, y: _snn_field(tt, y)[:2], y0, t, [0.6, 0.9], method)
         assert torch.equal(sol.states[0], ref[0]) and torch.equal(sol.states[1], ref[1])
-        expected = torch.stack(
-            [_snn_field(t[n], (ref[0][n], ref[1][n]))[2] for n in range(6)]
-        )
+        expected = torch.stack([_snn_field(t[n], (ref[0][n], ref[1][n]))[2] for n in range(6)])
         assert torch.equal(sol.boundaries[0], expected)
 
 
@@ -273,9 +266,7 @@ def test_snn_solve_bad_arguments():
     with pytest.raises(ValueError, match="at least 1"):
         snn_solve(lambda t, y: (), y0, T, alpha=[0.5])
     with pytest.raises(ValueError, match="disagree"):
-        snn_solve(
-            lambda t, y: (-y[0],), y0, T, alpha=[0.5], memory=3, options={"memory": 4}
-        )
+        snn_solve(lambda t, y: (-y[0],), y0, T, alpha=[0.5], memory=3, options={"memory": 4})
 
 
 def test_snn_memory_option_alias():

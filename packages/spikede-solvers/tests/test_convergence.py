@@ -8,6 +8,7 @@ import math
 
 import pytest
 import torch
+
 from spikede_solvers import fdeint, mittag_leffler, odeint
 
 F64 = torch.float64
@@ -54,9 +55,7 @@ def test_relaxation_orders(method):
 
 def _smooth_field(t, y):
     a = ALPHAS
-    forcing = 6.0 * t ** (3.0 - a) / torch.exp(torch.lgamma(4.0 - a)) + LAM * (
-        1.0 + t**3
-    )
+    forcing = 6.0 * t ** (3.0 - a) / torch.exp(torch.lgamma(4.0 - a)) + LAM * (1.0 + t**3)
     return -LAM * y + forcing
 
 
@@ -82,15 +81,11 @@ def forced_exact(a: float, t: float = 1.0) -> float:
     k = torch.arange(0, 400, dtype=F64)[:, None]
     m = torch.arange(0, 40, dtype=F64)[None, :]
     p = a * (k + 1) + 2 * m + 1
-    return float(
-        ((-1.0) ** (k + m) * torch.exp(p * math.log(t) - torch.lgamma(p + 1))).sum()
-    )
+    return float(((-1.0) ** (k + m) * torch.exp(p * math.log(t) - torch.lgamma(p + 1))).sum())
 
 
 def test_forced_series_reference_is_right_at_alpha_one():
-    assert (
-        abs(forced_exact(1.0) - (math.sin(1) - math.cos(1) + math.exp(-1)) / 2) < 1e-14
-    )
+    assert abs(forced_exact(1.0) - (math.sin(1) - math.cos(1) + math.exp(-1)) / 2) < 1e-14
 
 
 # The forced zero-initial-value solution behaves like t^(1+a): the smooth orders hold.
@@ -122,16 +117,12 @@ def test_nonlinear_forced_problem_methods_agree():
         )
         spread = float((finals - ref).abs().max())
         if previous is not None:
-            assert (
-                spread < previous / 3.0
-            )  # at least first order in h (factor 4 per step)
+            assert spread < previous / 3.0  # at least first order in h (factor 4 per step)
         previous = spread
     assert previous < 5e-3
 
 
-@pytest.mark.parametrize(
-    "method, order", [("euler", 1.0), ("midpoint", 2.0), ("rk4", 4.0)]
-)
+@pytest.mark.parametrize("method, order", [("euler", 1.0), ("midpoint", 2.0), ("rk4", 4.0)])
 def test_odeint_orders(method, order):
     ns = [10, 20, 40, 80]
     errs = []
@@ -161,9 +152,7 @@ def test_short_memory_error_decreases_with_memory():
     errs = [
         abs(
             float(
-                fdeint(
-                    lambda t, y: -y, torch.ones(1, dtype=F64), t, 0.5, "gl", memory=m
-                )[-1, 0]
+                fdeint(lambda t, y: -y, torch.ones(1, dtype=F64), t, 0.5, "gl", memory=m)[-1, 0]
                 - exact
             )
         )

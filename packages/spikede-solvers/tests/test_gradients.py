@@ -4,8 +4,9 @@ import contextlib
 
 import pytest
 import torch
-from spikede_solvers import fdeint, odeint, snn_solve
 from torch.autograd import gradcheck
+
+from spikede_solvers import fdeint, odeint, snn_solve
 
 F64 = torch.float64
 T = torch.linspace(0.0, 0.5, 7, dtype=F64)
@@ -35,9 +36,7 @@ def test_gradcheck_multiterm_orders_and_coefficients(memory):
     coefs = torch.tensor([1.0, 0.7], dtype=F64, requires_grad=True)
 
     def run(y0, orders, coefs):
-        return fdeint(
-            _field(1.0), y0, T, orders, "glmulti", coefficients=coefs, memory=memory
-        )
+        return fdeint(_field(1.0), y0, T, orders, "glmulti", coefficients=coefs, memory=memory)
 
     assert gradcheck(run, (y0, orders, coefs), eps=1e-6, atol=1e-7)
 
@@ -115,12 +114,12 @@ def test_learnable_alpha_long_run_matches_finite_difference(method):
     y[-1].sum().backward()
     with torch.no_grad():
         e = 1e-6
-        up = fdeint(
-            lambda t, y: -y, torch.ones(3, dtype=F64), t, alpha + e, method, memory=120
-        )[-1].sum()
-        dn = fdeint(
-            lambda t, y: -y, torch.ones(3, dtype=F64), t, alpha - e, method, memory=120
-        )[-1].sum()
+        up = fdeint(lambda t, y: -y, torch.ones(3, dtype=F64), t, alpha + e, method, memory=120)[
+            -1
+        ].sum()
+        dn = fdeint(lambda t, y: -y, torch.ones(3, dtype=F64), t, alpha - e, method, memory=120)[
+            -1
+        ].sum()
     assert abs(float(alpha.grad) - float((up - dn) / (2 * e))) < 1e-6
 
 

@@ -7,6 +7,7 @@ import mpmath
 import pytest
 import torch
 from scipy.special import erfcx
+
 from spikede_solvers import mittag_leffler
 
 F64 = torch.float64
@@ -40,9 +41,7 @@ def _series_ref(a: float, x: float) -> float:
 def _asymptotic_ref(a: float, x: float, terms: int = 12) -> float:
     mpmath.mp.dps = 40
     a_, x_ = mpmath.mpf(a), mpmath.mpf(x)
-    return float(
-        -sum((-x_) ** (-k) * mpmath.rgamma(1 - a_ * k) for k in range(1, terms + 1))
-    )
+    return float(-sum((-x_) ** (-k) * mpmath.rgamma(1 - a_ * k) for k in range(1, terms + 1)))
 
 
 @pytest.mark.parametrize("a", [0.1, 0.3, 0.7, 0.9])

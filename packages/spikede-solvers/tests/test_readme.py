@@ -5,9 +5,7 @@ import re
 
 
 def test_readme_example_runs():
-    text = (pathlib.Path(__file__).resolve().parents[1] / "README.md").read_text(
-        encoding="utf-8"
-    )
+    text = (pathlib.Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
     blocks = re.findall(r"```python\n(.*?)```", text, flags=re.DOTALL)
     assert len(blocks) == 1
-    exec(compile(blocks[0], "README.md", "exec"), {})  # noqa: S102 - running the README snippet is the test
+    exec(compile(blocks[0], "README.md", "exec"), {})

@@ -5,6 +5,7 @@ import math
 
 import pytest
 import torch
+
 from spikede_solvers import fdeint, odeint, snn_solve
 
 F64 = torch.float64
@@ -40,10 +41,7 @@ def ref_pred(a=A, memory=None):
     ys, fs = [Y0], []
     for n in range(N):
         fs.append(f(n * H, ys[n]))
-        s = sum(
-            ((n + 1 - j) ** a - (n - j) ** a) * fs[j]
-            for j in range(max(0, n + 1 - m), n + 1)
-        )
+        s = sum(((n + 1 - j) ** a - (n - j) ** a) * fs[j] for j in range(max(0, n + 1 - m), n + 1))
         ys.append(Y0 + H**a / math.gamma(a + 1) * s)
     return ys
 
@@ -60,9 +58,7 @@ def ref_trap(a=A, memory=None, corrections=1):
                 s += (n ** (a + 1) - (n - a) * (n + 1) ** a) * fs[0]
             else:
                 s += (
-                    (n - j + 2) ** (a + 1)
-                    + (n - j) ** (a + 1)
-                    - 2 * (n - j + 1) ** (a + 1)
+                    (n - j + 2) ** (a + 1) + (n - j) ** (a + 1) - 2 * (n - j + 1) ** (a + 1)
                 ) * fs[j]
         fe = fs[n] if n == 0 else 2 * fs[n] - fs[n - 1]
         y = Y0 + g * (s + fe)
@@ -105,9 +101,7 @@ def ref_glmulti(orders, coefs):
 
 def solve(method, **kw):
     t = torch.arange(N + 1, dtype=F64) * H
-    return fdeint(
-        torch_f, torch.tensor(Y0, dtype=F64), t, kw.pop("alpha", A), method, **kw
-    )
+    return fdeint(torch_f, torch.tensor(Y0, dtype=F64), t, kw.pop("alpha", A), method, **kw)
 
 
 REFS = {"gl": ref_gl, "pred": ref_pred, "trap": ref_trap, "l1": ref_l1}
@@ -125,16 +119,12 @@ def test_matches_hand_written_loop(method, memory):
 def test_alpha_values_other_than_default(a):
     for method, ref in REFS.items():
         got = solve(method, alpha=a)
-        assert torch.allclose(
-            got, torch.tensor(ref(a=a), dtype=F64), rtol=0, atol=1e-13
-        ), method
+        assert torch.allclose(got, torch.tensor(ref(a=a), dtype=F64), rtol=0, atol=1e-13), method
 
 
 def test_trap_corrector_steps_option():
     got = solve("trap", options={"corrector_steps": 3})
-    assert torch.allclose(
-        got, torch.tensor(ref_trap(corrections=3), dtype=F64), rtol=0, atol=1e-13
-    )
+    assert torch.allclose(got, torch.tensor(ref_trap(corrections=3), dtype=F64), rtol=0, atol=1e-13)
     assert not torch.allclose(got, solve("trap"), rtol=0, atol=1e-9)
 
 
@@ -151,9 +141,7 @@ def test_gl_at_alpha_one_is_euler():
     b = odeint(torch_f, y0, t, "euler")
     assert torch.allclose(a, b, rtol=1e-14, atol=1e-14)
     # pred is Euler too at alpha = 1; trap is the trapezoidal predictor-corrector (Heun-like)
-    assert torch.allclose(
-        fdeint(torch_f, y0, t, 1.0, "pred"), b, rtol=1e-13, atol=1e-13
-    )
+    assert torch.allclose(fdeint(torch_f, y0, t, 1.0, "pred"), b, rtol=1e-13, atol=1e-13)
 
 
 def test_one_term_glmulti_equals_gl():
@@ -183,7 +171,4 @@ def test_nfe_counts():
     y0 = (torch.tensor([Y0], dtype=F64),)
     assert snn_solve(field, y0, t, method="gl", alpha=[A]).nfe == N
     assert snn_solve(field, y0, t, method="trap", alpha=[A]).nfe == 2 * N - 1
-    assert (
-        snn_solve(field, y0, t, integrator="odeint", method="rk4").nfe
-        == 4 * (N - 1) + 1
-    )
+    assert snn_solve(field, y0, t, integrator="odeint", method="rk4").nfe == 4 * (N - 1) + 1

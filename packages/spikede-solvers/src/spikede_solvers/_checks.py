@@ -19,7 +19,10 @@ from spikede_solvers._registry import SOLVERS, list_methods
 
 __all__ = ["check_fdeint", "check_mittag_leffler", "check_odeint", "check_snn_solve"]
 
-_FRACTIONAL_OPTIONS = frozenset({"memory"})
+_FRACTIONAL_OPTIONS = frozenset({"memory", "history", "soe_terms", "soe_window"})
+#: Options every integrator accepts.
+_COMMON_OPTIONS = frozenset({"checkpoint"})
+_HISTORY_MODES = ("full", "soe")
 
 
 def _short(value: Any) -> str:
@@ -43,36 +46,26 @@ def _is_order_list(x: Any) -> bool:
 
 def _check_func(func: Any) -> None:
     if not callable(func):
-        raise TypeError(
-            f"func must be callable as func(t, y), got {type(func).__name__}"
-        )
+        raise TypeError(f"func must be callable as func(t, y), got {type(func).__name__}")
 
 
-def _check_states(
-    y0: Any, *, allow_tensor: bool = True
-) -> tuple[tuple[Tensor, ...], bool]:
+def _check_states(y0: Any, *, allow_tensor: bool = True) -> tuple[tuple[Tensor, ...], bool]:
     if isinstance(y0, Tensor):
         if not allow_tensor:
-            raise TypeError(
-                "y0 must be a tuple of tensors (one per state component), got a Tensor"
-            )
+            raise TypeError("y0 must be a tuple of tensors (one per state component), got a Tensor")
         states, is_tuple = (y0,), False
     elif isinstance(y0, (tuple, list)):
         if len(y0) == 0:
             raise ValueError("y0 must hold at least one tensor, got an empty sequence")
         states, is_tuple = tuple(y0), True
     else:
-        raise TypeError(
-            f"y0 must be a Tensor or a tuple of Tensors, got {type(y0).__name__}"
-        )
+        raise TypeError(f"y0 must be a Tensor or a tuple of Tensors, got {type(y0).__name__}")
     for i, y in enumerate(states):
         where = "y0" if not is_tuple else f"y0[{i}]"
         if not isinstance(y, Tensor):
             raise TypeError(f"{where} must be a Tensor, got {type(y).__name__}")
         if not y.is_floating_point():
-            raise TypeError(
-                f"{where} must have a floating dtype (float32/float64), got {y.dtype}"
-            )
+            raise TypeError(f"{where} must have a floating dtype (float32/float64), got {y.dtype}")
         if not bool(torch.isfinite(y.detach()).all()):
             raise ValueError(f"{where} must be finite, got NaN or inf values")
         if y.device != states[0].device:
@@ -84,9 +77,7 @@ def _check_states(
 
 def _check_grid(t: Any, uniform: bool, method: str) -> tuple[float, int]:
     if not isinstance(t, Tensor):
-        raise TypeError(
-            f"t must be a 1-d floating Tensor of time points, got {type(t).__name__}"
-        )
+        raise TypeError(f"t must be a 1-d floating Tensor of time points, got {type(t).__name__}")
     if t.dim() != 1:
         raise ValueError(f"t must be 1-d, got shape {tuple(t.shape)}")
     if not t.is_floating_point():
@@ -140,9 +131,7 @@ def _check_memory(memory: Any) -> int | None:
     return int(memory)
 
 
-def _check_options(
-    options: Any, allowed: frozenset[str], method: str
-) -> dict[str, Any]:
+def _check_options(options: Any, allowed: frozenset[str], method: str) -> dict[str, Any]:
     if options is None:
         return {}
     if not isinstance(options, dict):
@@ -153,13 +142,34 @@ def _check_options(
             f"options {unknown} are not accepted by method {method!r}; accepted: {sorted(allowed)}"
         )
     out = dict(options)
+    _check_history_options(out)
+    if "checkpoint" in out and not isinstance(out["checkpoint"], bool):
+        raise TypeError(
+            f"options['checkpoint'] must be True or False, got {_short(out['checkpoint'])}"
+        )
     if "corrector_steps" in out:
         c = out["corrector_steps"]
         if isinstance(c, bool) or not isinstance(c, numbers.Integral) or c < 1:
-            raise ValueError(
-                f"options['corrector_steps'] must be an int >= 1, got {_short(c)}"
-            )
+            raise ValueError(f"options['corrector_steps'] must be an int >= 1, got {_short(c)}")
     return out
+
+
+def _check_history_options(opts: dict[str, Any]) -> None:
+    mode = opts.get("history", "full")
+    if mode not in _HISTORY_MODES:
+        raise ValueError(
+            f"options['history'] must be one of {list(_HISTORY_MODES)}, got {_short(mode)}"
+        )
+    for key, low in (("soe_terms", 1), ("soe_window", 1)):
+        if key not in opts:
+            continue
+        v = opts[key]
+        if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < low:
+            raise ValueError(f"options[{key!r}] must be an int >= {low}, got {_short(v)}")
+        if mode != "soe":
+            raise ValueError(
+                f"options[{key!r}] applies to options['history']='soe' only, got history={mode!r}"
+            )
 
 
 def _as_tensor(x: Any, like: Tensor) -> Tensor:
@@ -204,9 +214,7 @@ def _multi(a: Any, c: Any, y: Tensor, name: str, cname: str) -> Component:
             f"{name} must be a 1-d list/tensor of orders for a multi-term equation, got {_short(a)}"
         )
     if not _is_order_list(c):
-        raise ValueError(
-            f"{cname} must be a 1-d list/tensor of positive weights, got {_short(c)}"
-        )
+        raise ValueError(f"{cname} must be a 1-d list/tensor of positive weights, got {_short(c)}")
     orders = (
         a.to(y.dtype).to(y.device)
         if isinstance(a, Tensor)
@@ -254,9 +262,7 @@ def _components(
         out = []
         for i, (a, y) in enumerate(zip(entries, states)):
             if _is_order_list(a) and not isinstance(a, Tensor):
-                raise ValueError(
-                    f"alpha[{i}]={_short(a)} is multi-term but coefficients is None"
-                )
+                raise ValueError(f"alpha[{i}]={_short(a)} is multi-term but coefficients is None")
             out.append(_single(a, y, f"alpha[{i}]"))
         return out
     # multi-term
@@ -306,14 +312,17 @@ def _fractional(
             stacklevel=3,
         )
         name, solver = "glmulti", SOLVERS["glmulti"]
-    opts = _check_options(options, solver.options | _FRACTIONAL_OPTIONS, name)
+    opts = _check_options(options, solver.options | _FRACTIONAL_OPTIONS | _COMMON_OPTIONS, name)
     if "memory" in opts:
         m = _check_memory(opts.pop("memory"))
         if memory is not None and m != memory:
-            raise ValueError(
-                f"memory={memory} and options['memory']={m} disagree; give one"
-            )
+            raise ValueError(f"memory={memory} and options['memory']={m} disagree; give one")
         memory = m
+    if memory is not None and opts.get("history", "full") == "soe":
+        raise ValueError(
+            f"memory={memory} and options['history']='soe' exclude each other: the SOE "
+            "history approximates the full memory; give one"
+        )
     h, n = _check_grid(t, solver.uniform_only, name)
     return solver, Problem(states, t, h, n, comps, memory, opts)
 
@@ -353,7 +362,7 @@ def check_odeint(
     _check_func(func)
     states, is_tuple = _check_states(y0)
     name, solver = _check_method(method, "integer", "odeint")
-    opts = _check_options(options, solver.options, name)
+    opts = _check_options(options, solver.options | _COMMON_OPTIONS, name)
     h, n = _check_grid(t, solver.uniform_only, name)
     return (
         solver,
@@ -383,18 +392,12 @@ def check_snn_solve(
             )
         if memory is not None:
             raise ValueError(f"memory={memory!r} applies to integrator='fdeint' only")
-        name, solver = _check_method(
-            "euler" if method is None else method, "integer", "odeint"
-        )
-        opts = _check_options(options, solver.options, name)
+        name, solver = _check_method("euler" if method is None else method, "integer", "odeint")
+        opts = _check_options(options, solver.options | _COMMON_OPTIONS, name)
         h, n = _check_grid(t, solver.uniform_only, name)
-        return solver, Problem(
-            states, t, h, n, [Component(None) for _ in states], None, opts
-        )
+        return solver, Problem(states, t, h, n, [Component(None) for _ in states], None, opts)
     if integrator != "fdeint":
-        raise ValueError(
-            f"integrator must be 'fdeint' or 'odeint', got {_short(integrator)}"
-        )
+        raise ValueError(f"integrator must be 'fdeint' or 'odeint', got {_short(integrator)}")
     return _fractional(
         func,
         states,
@@ -413,9 +416,7 @@ def check_mittag_leffler(alpha: Any, z: Any) -> tuple[float, Tensor, torch.dtype
     """Check ``mittag_leffler``'s arguments; return alpha, z as float64, output dtype, scalar flag."""
     if isinstance(alpha, Tensor):
         if alpha.numel() != 1:
-            raise ValueError(
-                f"alpha must be a scalar, got a tensor of shape {tuple(alpha.shape)}"
-            )
+            raise ValueError(f"alpha must be a scalar, got a tensor of shape {tuple(alpha.shape)}")
         a = float(alpha.detach())
     elif isinstance(alpha, numbers.Real) and not isinstance(alpha, bool):
         a = float(alpha)

@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import torch
 from torch import Tensor
+from torch.utils.checkpoint import checkpoint
 
 from spikede_solvers._base import Problem, Solver
 
@@ -21,9 +23,14 @@ class _Evaluator:
     """
 
     def __init__(
-        self, func: Callable[..., Any], states: tuple[Tensor, ...], mode: str
+        self,
+        func: Callable[..., Any],
+        states: tuple[Tensor, ...],
+        mode: str,
+        recompute: bool = False,
     ) -> None:
         self.func = func
+        self.recompute = recompute
         self.shapes = [tuple(y.shape) for y in states]
         self.mode = mode
         self.nfe = 0
@@ -34,14 +41,14 @@ class _Evaluator:
     ) -> tuple[tuple[Tensor, ...], tuple[Tensor, ...]]:
         self.nfe += 1
         if self.mode == "tensor":
-            out = self.func(t, y[0])
+            out = self._call(t, y[0])
             if not isinstance(out, Tensor):
                 raise TypeError(
                     f"func must return a Tensor for a Tensor state, got {type(out).__name__}"
                 )
             out = (out,)
         else:
-            out = self.func(t, y)
+            out = self._call(t, y)
             if not isinstance(out, (tuple, list)):
                 raise TypeError(
                     f"func must return a tuple of Tensors for a tuple state, got {type(out).__name__}"
@@ -61,9 +68,7 @@ class _Evaluator:
                 )
             for i, (d, shape) in enumerate(zip(out, self.shapes)):
                 if not isinstance(d, Tensor):
-                    raise TypeError(
-                        f"func output {i} must be a Tensor, got {type(d).__name__}"
-                    )
+                    raise TypeError(f"func output {i} must be a Tensor, got {type(d).__name__}")
                 if tuple(d.shape) != shape:
                     raise ValueError(
                         f"func returned shape {tuple(d.shape)} for state component {i}, "
@@ -76,10 +81,14 @@ class _Evaluator:
                     )
             self.n_boundaries = extra
         elif len(out) != n + self.n_boundaries:
-            raise ValueError(
-                f"func returned {len(out)} tensors, earlier {n + self.n_boundaries}"
-            )
+            raise ValueError(f"func returned {len(out)} tensors, earlier {n + self.n_boundaries}")
         return out[:n], out[n:]
+
+    def _call(self, t: Tensor, y: Any) -> Any:
+        if self.recompute and torch.is_grad_enabled():
+            # Keep only the inputs; autograd re-runs func in backward for its activations.
+            return checkpoint(self.func, t, y, use_reentrant=False)
+        return self.func(t, y)
 
     def derivatives(self, t: Tensor, y: tuple[Tensor, ...]) -> tuple[Tensor, ...]:
         return self(t, y)[0]
@@ -95,11 +104,15 @@ def integrate(
 ) -> tuple[list[tuple[Tensor, ...]], list[tuple[Tensor, ...]], int]:
     """Run the solve; return the states at every grid point, the boundaries, the nfe.
 
+    With ``options["checkpoint"]`` each evaluation of the field runs under
+    ``torch.utils.checkpoint`` (non-reentrant): its activations are not kept, and backward
+    recomputes them from the saved inputs.
+
     At step ``n`` the field is evaluated at ``(t_n, y_n)`` (boundaries recorded), then the
     stepper computes ``y_{n+1}``. The evaluation at the last point is done only when
     ``evaluate_last`` (its derivative is not needed, only its boundaries).
     """
-    evaluator = _Evaluator(func, problem.y0, mode)
+    evaluator = _Evaluator(func, problem.y0, mode, bool(problem.options.get("checkpoint", False)))
     stepper = solver.setup(problem)
     y = problem.y0
     states = [y]

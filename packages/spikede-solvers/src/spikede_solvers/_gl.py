@@ -14,7 +14,7 @@ import torch
 from torch import Tensor
 
 from spikede_solvers._base import Evaluate, Problem, Solver, Stepper
-from spikede_solvers._history import History
+from spikede_solvers._history import new_history
 from spikede_solvers._weights import gl_weights
 
 __all__ = ["GLSolver", "GLTypeStepper"]
@@ -29,14 +29,14 @@ class GLTypeStepper(Stepper):
         coefs: Per component, ``c_1 .. c_{N}`` as ``[N, *shape]`` (``N = n_steps``).
     """
 
-    def __init__(
-        self, problem: Problem, scales: list[Tensor], coefs: list[Tensor]
-    ) -> None:
+    def __init__(self, problem: Problem, scales: list[Tensor], coefs: list[Tensor]) -> None:
         self.y0 = problem.y0
         self.window = problem.window
         self.scales = scales
         self.coef_rev = [torch.flip(c, dims=(0,)) for c in coefs]
-        self.bufs = [History(problem.n_points, y) for y in problem.y0]
+        self.bufs = [
+            new_history(problem, problem.n_points, y, c) for y, c in zip(problem.y0, self.coef_rev)
+        ]
 
     def step(
         self, n: int, y: tuple[Tensor, ...], f: tuple[Tensor, ...], evaluate: Evaluate

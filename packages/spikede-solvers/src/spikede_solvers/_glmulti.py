@@ -36,8 +36,7 @@ class GLMultiSolver(Solver):
                 terms = [(comp.orders, None)]
             else:
                 terms = [
-                    (comp.orders[i], comp.coefficients[i])
-                    for i in range(comp.orders.shape[0])
+                    (comp.orders[i], comp.coefficients[i]) for i in range(comp.orders.shape[0])
                 ]
             total = None
             for a, c in terms:

@@ -18,7 +18,7 @@ import torch
 from torch import Tensor
 
 from spikede_solvers._base import Evaluate, Problem, Solver, Stepper
-from spikede_solvers._history import History
+from spikede_solvers._history import new_history
 from spikede_solvers._weights import gamma, index, safe_pow
 
 __all__ = ["L1Solver"]
@@ -39,7 +39,7 @@ class _L1Stepper(Stepper):
             self.coef_rev.append(torch.flip(b, dims=(0,)))
             self.g.append(gamma(2.0 - a) * torch.pow(a.new_tensor(problem.h), a))
         # Row m holds the increment y_m - y_{m-1} (row 0 unused).
-        self.bufs = [History(n + 1, y) for y in problem.y0]
+        self.bufs = [new_history(problem, n + 1, y, c) for y, c in zip(problem.y0, self.coef_rev)]
         self.f_prev: tuple[Tensor, ...] = ()
 
     def step(

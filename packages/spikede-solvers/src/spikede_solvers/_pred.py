@@ -13,7 +13,7 @@ import torch
 from torch import Tensor
 
 from spikede_solvers._base import Evaluate, Problem, Solver, Stepper
-from spikede_solvers._history import History
+from spikede_solvers._history import new_history
 from spikede_solvers._weights import gamma, index, safe_pow
 
 __all__ = ["PredSolver"]
@@ -31,7 +31,7 @@ class _PredStepper(Stepper):
             b = safe_pow(k + 1.0, a) - safe_pow(k, a)
             g = torch.pow(a.new_tensor(problem.h), a) / gamma(a + 1.0)
             self.coef_rev.append(torch.flip(b * g, dims=(0,)))
-        self.bufs = [History(n, y) for y in problem.y0]
+        self.bufs = [new_history(problem, n, y, c) for y, c in zip(problem.y0, self.coef_rev)]
 
     def step(
         self, n: int, y: tuple[Tensor, ...], f: tuple[Tensor, ...], evaluate: Evaluate

@@ -77,11 +77,7 @@ def register_method(name: str, solver: Solver, *, overwrite: bool = False) -> No
             f"solver must be a spikede_solvers.Solver instance, got {type(solver).__name__}"
         )
     if solver.kind not in ("fractional", "integer"):
-        raise ValueError(
-            f"solver.kind must be 'fractional' or 'integer', got {solver.kind!r}"
-        )
+        raise ValueError(f"solver.kind must be 'fractional' or 'integer', got {solver.kind!r}")
     if name in SOLVERS and not overwrite:
-        raise ValueError(
-            f"name {name!r} is already registered; pass overwrite=True to replace it"
-        )
+        raise ValueError(f"name {name!r} is already registered; pass overwrite=True to replace it")
     SOLVERS[name] = solver

@@ -9,9 +9,7 @@ from spikede_solvers._base import Evaluate, Problem, Solver, Stepper
 __all__ = ["MidpointSolver", "RK4Solver"]
 
 
-def _axpy(
-    y: tuple[Tensor, ...], h: Tensor, k: tuple[Tensor, ...]
-) -> tuple[Tensor, ...]:
+def _axpy(y: tuple[Tensor, ...], h: Tensor, k: tuple[Tensor, ...]) -> tuple[Tensor, ...]:
     return tuple(yi + h.to(yi.dtype) * ki for yi, ki in zip(y, k))
 
 

@@ -94,12 +94,8 @@ def snn_solve(
     solver, problem = check_snn_solve(
         func, y0, t, integrator, method, alpha, coefficients, memory, options
     )
-    states, boundaries, nfe = integrate(
-        solver, problem, func, "snn", evaluate_last=True
-    )
-    out_states = tuple(
-        torch.stack([s[i] for s in states]) for i in range(len(problem.y0))
-    )
+    states, boundaries, nfe = integrate(solver, problem, func, "snn", evaluate_last=True)
+    out_states = tuple(torch.stack([s[i] for s in states]) for i in range(len(problem.y0)))
     k = len(boundaries[0]) if boundaries else 0
     out_bounds = tuple(torch.stack([b[j] for b in boundaries]) for j in range(k))
     return SNNSolution(out_states, out_bounds, nfe)

@@ -21,7 +21,7 @@ import torch
 from torch import Tensor
 
 from spikede_solvers._base import Evaluate, Problem, Solver, Stepper
-from spikede_solvers._history import History
+from spikede_solvers._history import new_history
 from spikede_solvers._weights import gamma, index, safe_pow
 
 __all__ = ["TrapSolver"]
@@ -45,7 +45,7 @@ class _TrapStepper(Stepper):
             self.coef_rev.append(torch.flip(c, dims=(0,)))
             self.d.append(d)
             self.g.append(torch.pow(a.new_tensor(problem.h), a) / gamma(a + 2.0))
-        self.bufs = [History(n + 1, y) for y in problem.y0]
+        self.bufs = [new_history(problem, n + 1, y, c) for y, c in zip(problem.y0, self.coef_rev)]
         self.f0: tuple[Tensor, ...] = ()
         self.f_prev: tuple[Tensor, ...] = ()
 
