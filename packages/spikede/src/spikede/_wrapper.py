@@ -67,6 +67,29 @@ def _flag_list(value: object) -> bool:
     return bool(value) if isinstance(value, bool) else any(bool(v) for v in value)  # type: ignore[union-attr]
 
 
+def _rebinding_field(
+    odefunc: ODEFuncFromFX, field: Any, x: torch.Tensor, h: float, args: tuple, kwargs: dict[str, Any]
+) -> Any:
+    """The vector field for ``options={"checkpoint": True}``.
+
+    The solver re-runs evaluations in backward, after this call has cleared its inputs:
+    such a re-run binds this call's inputs and step size again for its duration.
+    """
+    x_time = odefunc.x_time
+
+    def evaluate(t: torch.Tensor, v: Any) -> Any:
+        if odefunc.x is x:
+            return field(t, v)
+        odefunc.set_inputs(x, x_time, *args, **kwargs)
+        odefunc.set_step_size(h)
+        try:
+            return field(t, v)
+        finally:
+            odefunc.clear_inputs()
+
+    return evaluate
+
+
 class SNNWrapper(nn.Module):
     """Run a discrete-time spiking network as a continuous-time, fractional-order system.
 
@@ -113,7 +136,9 @@ class SNNWrapper(nn.Module):
         method: Solver method of the integrator; ``None`` picks ``gl`` (``glmulti`` for
             multi-term orders) or ``euler``.
         options: Solver options: ``memory`` (keep the last M history terms),
-            ``step_size`` (sub-stepping), and method options such as ``corrector_steps``.
+            ``step_size`` (sub-stepping), ``history="soe"`` (fast history),
+            ``checkpoint=True`` (recompute the network in backward), and method options
+            such as ``corrector_steps``.
         interpolation_method: How ``x(t)`` is reconstructed between samples: ``linear``,
             ``nearest``, ``previous``, ``cubic`` or ``akima``.
         multi_coefficient: Weights of the multi-term orders (ones when omitted).
@@ -598,7 +623,11 @@ class SNNWrapper(nn.Module):
         model_kwargs: dict[str, Any],
         return_states: bool,
     ) -> torch.Tensor | tuple[Any, tuple[torch.Tensor, ...]]:
-        odefunc.set_step_size(float(grid[1] - grid[0]) if step_size is None else float(step_size))
+        h = float(grid[1] - grid[0]) if step_size is None else float(step_size)
+        odefunc.set_step_size(h)
+        field = self._vector_field()
+        if opts.get("checkpoint"):
+            field = _rebinding_field(odefunc, field, x, h, model_args, model_kwargs)
 
         if self.integrator == "fdeint":
             alphas: list[torch.Tensor] = []
@@ -611,7 +640,7 @@ class SNNWrapper(nn.Module):
                 else:
                     alphas.append(a[0])
             sol = snn_solve(
-                self._vector_field(),
+                field,
                 v0,
                 grid,
                 integrator="fdeint",
@@ -623,7 +652,7 @@ class SNNWrapper(nn.Module):
             )
         else:
             sol = snn_solve(
-                self._vector_field(),
+                field,
                 v0,
                 grid,
                 integrator="odeint",
