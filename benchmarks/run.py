@@ -1,0 +1,407 @@
+"""spikeDE benchmark suite: fractional SNNs against a plain discrete-time LIF loop.
+
+Usage (from the repository root)::
+
+    hatch run bench:run                     # full suite (a few minutes on 2 cores)
+    hatch run bench:run --quick             # small smoke subset (seconds)
+    python benchmarks/run.py --workloads w1 --T 1000 --repeat 5
+
+Workloads (issue 8):
+
+* ``w1``: Linear(64,128)-LIF-Linear(128,10)-LIF, batch 32, inputs ``[T, 32, 64]``.
+* ``w2``: Conv(2,16,3,pad 1)-LIF-Conv(16,32,3,stride 2,pad 1)-LIF-Flatten-Linear(2048,10)-LIF,
+  inputs ``[T, 16, 2, 16, 16]``.
+* ``solver``: ``fdeint`` alone on ``D^a y = -y``, state ``[32, 128]``, ``N`` steps.
+
+Every case is measured against its *floor* in the same run: the same network as a
+hand-written discrete-time Euler LIF loop in PyTorch (charge ``u = v + (I - v)/tau``,
+fire ``s = H(u - 1)`` with a sigmoid surrogate gradient, soft reset ``v = u - s``), or for
+the solver workload the explicit Euler loop ``y <- y - h y``. Figures are reported as
+ratios to the floor.
+
+Method:
+
+* Time: one warm-up call on a short input of the same case, then the median of
+  ``--repeat`` timed calls (``time.perf_counter``); calls longer than 5 s are repeated
+  at most twice. ``fwd`` runs under ``torch.no_grad()``; ``fwd+bwd`` runs the forward
+  with gradients and ``loss.backward()`` of the summed output.
+* Peak memory: each case runs in a fresh subprocess (torch allocations are invisible to
+  ``tracemalloc``): after building the model and the inputs, the process's resident set
+  size is read from ``/proc/self/statm`` and the high-water mark is reset
+  (``/proc/self/clear_refs``); the peak resident set size (``VmHWM``) after one
+  forward+backward call minus that baseline is the case's peak memory. It counts every
+  byte the call touched (autograd graph, history buffers, allocator slack).
+* Threads: ``torch.set_num_threads(--threads)`` (default 1, so that other processes on a
+  small machine disturb the timings less).
+
+Results: a markdown table on standard output and a JSON file under
+``benchmarks/results/`` (``--out`` to choose another path).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+HERE = Path(__file__).resolve().parent
+SLOW_CALL = 5.0  # seconds: longer calls are repeated at most twice
+
+# --------------------------------------------------------------------------- floor
+
+
+class _SpikeFn(torch.autograd.Function):
+    """Heaviside forward, sigmoid surrogate backward (the pseudo-derivative of LIFNeuron)."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        ctx.save_for_backward(x)
+        return (x >= 0).to(x.dtype)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        (x,) = ctx.saved_tensors
+        s = torch.sigmoid(4.0 * x)
+        return grad * 4.0 * s * (1.0 - s)
+
+
+def _lif(v: torch.Tensor, current: torch.Tensor, tau: float = 2.0) -> tuple[torch.Tensor, ...]:
+    u = v + (current - v) / tau
+    s = _SpikeFn.apply(u - 1.0)
+    return u - s, s
+
+
+def floor_forward(layers: list[nn.Module], x: torch.Tensor) -> torch.Tensor:
+    """Plain discrete-time Euler LIF loop: ``layers`` alternate weights and LIF."""
+    v: list[torch.Tensor | None] = [None] * len(layers)
+    out = []
+    for t in range(x.shape[0]):
+        h = x[t]
+        for i, layer in enumerate(layers):
+            if isinstance(layer, nn.Flatten | nn.Linear | nn.Conv2d):
+                h = layer(h)
+            else:
+                vi = v[i] if v[i] is not None else torch.zeros_like(h)
+                v[i], h = _lif(vi, h)
+        out.append(h)
+    return torch.stack(out)
+
+
+# --------------------------------------------------------------------------- workloads
+
+
+def _w1_model() -> nn.Sequential:
+    from spikede import LIFNeuron
+
+    return nn.Sequential(nn.Linear(64, 128), LIFNeuron(), nn.Linear(128, 10), LIFNeuron())
+
+
+def _w2_model() -> nn.Sequential:
+    from spikede import LIFNeuron
+
+    return nn.Sequential(
+        nn.Conv2d(2, 16, 3, padding=1),
+        LIFNeuron(),
+        nn.Conv2d(16, 32, 3, stride=2, padding=1),
+        LIFNeuron(),
+        nn.Flatten(),
+        nn.Linear(2048, 10),
+        LIFNeuron(),
+    )
+
+
+def _input(workload: str, T: int) -> torch.Tensor:
+    g = torch.Generator().manual_seed(1)
+    if workload == "w1":
+        return 2.0 * torch.rand(T, 32, 64, generator=g)
+    return 2.0 * torch.rand(T, 16, 2, 16, 16, generator=g)
+
+
+@dataclass
+class Case:
+    """One measured configuration."""
+
+    workload: str
+    T: int
+    label: str
+    integrator: str = "floor"  # floor | fdeint | odeint | solver | solver-floor
+    method: str | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def key(self) -> str:
+        return f"{self.workload}/T={self.T}/{self.label}"
+
+
+def build(case: Case, T: int | None = None) -> tuple[Callable[[], Any], Callable[[], Any]]:
+    """Return ``(forward, forward_backward)`` closures of a case (``T`` overrides its length)."""
+    T = case.T if T is None else T
+    torch.manual_seed(0)
+    if case.workload == "solver":
+        from spikede_solvers import fdeint
+
+        y0 = torch.ones(32, 128, requires_grad=True)
+        h = 0.01
+        if case.integrator == "solver-floor":
+
+            def run() -> torch.Tensor:
+                y, ys = y0, [y0]
+                for _ in range(T):
+                    y = y + h * (-y)
+                    ys.append(y)
+                return torch.stack(ys)
+
+        else:
+            t = h * torch.arange(T + 1, dtype=torch.float32)
+
+            def run() -> torch.Tensor:
+                return fdeint(
+                    lambda t, y: -y, y0, t, 0.5, case.method or "gl", options=case.options
+                )
+
+    else:
+        model = _w1_model() if case.workload == "w1" else _w2_model()
+        x = _input(case.workload, T)
+        if case.integrator == "floor":
+            layers = list(model)
+
+            def run() -> torch.Tensor:
+                return floor_forward(layers, x)
+
+        else:
+            from spikede import SNNWrapper
+
+            net = SNNWrapper(model, integrator=case.integrator, alpha=0.5, method=case.method)
+
+            def run() -> torch.Tensor:
+                return net(x, options=case.options or None)
+
+    def forward() -> Any:
+        with torch.no_grad():
+            return run()
+
+    def forward_backward() -> Any:
+        out = run()
+        out.sum().backward()
+        return out
+
+    return forward, forward_backward
+
+
+def cases_for(workloads: list[str], Ts: dict[str, list[int]], quick: bool) -> list[Case]:
+    """The case list: every workload with its floor first, then the solver variants."""
+    out: list[Case] = []
+    for wl in ("w1", "w2"):
+        if wl not in workloads:
+            continue
+        for T in Ts[wl]:
+            out.append(Case(wl, T, "floor (Euler LIF loop)"))
+            out.append(Case(wl, T, "odeint euler", "odeint", "euler"))
+            methods = ["gl"] if quick or T > 1000 else ["gl", "l1", "trap", "pred"]
+            for m in methods:
+                out.append(Case(wl, T, f"{m} full", "fdeint", m))
+                out.append(Case(wl, T, f"{m} memory=50", "fdeint", m, {"memory": 50}))
+            out.append(Case(wl, T, "gl soe", "fdeint", "gl", {"history": "soe"}))
+            if not quick:
+                out.append(Case(wl, T, "gl full checkpoint", "fdeint", "gl", {"checkpoint": True}))
+                out.append(
+                    Case(
+                        wl, T, "gl soe checkpoint", "fdeint", "gl",
+                        {"history": "soe", "checkpoint": True},
+                    )
+                )
+    if "solver" in workloads:
+        for N in Ts["solver"]:
+            out.append(Case("solver", N, "floor (Euler loop)", "solver-floor"))
+            if N <= 4000:
+                out.append(Case("solver", N, "gl full", "solver", "gl"))
+            out.append(Case("solver", N, "gl soe", "solver", "gl", {"history": "soe"}))
+    return out
+
+
+# --------------------------------------------------------------------------- measuring
+
+
+def median_seconds(fn: Callable[[], Any], repeat: int) -> float:
+    times: list[float] = []
+    for i in range(repeat):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+        if times[-1] > SLOW_CALL and i >= 1:
+            break
+    return statistics.median(times)
+
+
+def _rss_kib() -> int:
+    with open("/proc/self/statm", encoding="ascii") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") // 1024
+
+
+def _hwm_kib() -> int:
+    """Peak RSS of this process image (``VmHWM``; unlike ``ru_maxrss`` it is not
+    inherited from the parent across ``fork``/``exec``)."""
+    with open("/proc/self/status", encoding="ascii") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
+def memory_child(case_json: str, threads: int) -> None:
+    """Subprocess entry: print the peak-RSS increase (KiB) of one forward+backward."""
+    torch.set_num_threads(threads)
+    case = Case(**json.loads(case_json))
+    _, fb = build(case)
+    base = _rss_kib()
+    try:  # reset the high-water mark to the current RSS (Linux >= 4.0)
+        with open("/proc/self/clear_refs", "w", encoding="ascii") as f:
+            f.write("5")
+    except OSError:
+        pass
+    fb()
+    print(json.dumps({"peak_kib": max(_hwm_kib() - base, 0)}))
+
+
+def peak_memory_mib(case: Case, threads: int) -> float | None:
+    cmd = [
+        sys.executable, str(Path(__file__).resolve()), "--_memory-case",
+        json.dumps(asdict(case)), "--threads", str(threads),
+    ]
+    res = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if res.returncode != 0:
+        print(res.stderr, file=sys.stderr)
+        return None
+    return json.loads(res.stdout.strip().splitlines()[-1])["peak_kib"] / 1024.0
+
+
+def measure(case: Case, repeat: int, threads: int, memory: bool) -> dict[str, Any]:
+    warm_T = min(case.T, 20)
+    wf, wfb = build(case, warm_T)
+    wf()
+    wfb()
+    fwd, fb = build(case)
+    row: dict[str, Any] = {
+        "workload": case.workload,
+        "T": case.T,
+        "case": case.label,
+        "integrator": case.integrator,
+        "method": case.method,
+        "options": case.options,
+        "fwd_s": median_seconds(fwd, repeat),
+        "fwd_bwd_s": median_seconds(fb, repeat),
+    }
+    row["peak_mib"] = peak_memory_mib(case, threads) if memory else None
+    return row
+
+
+def add_ratios(rows: list[dict[str, Any]]) -> None:
+    floors = {(r["workload"], r["T"]): r for r in rows if r["integrator"] in ("floor", "solver-floor")}
+    for r in rows:
+        f = floors.get((r["workload"], r["T"]))
+        for key in ("fwd_s", "fwd_bwd_s", "peak_mib"):
+            ok = f is not None and r[key] is not None and f[key]
+            r[key.replace("_s", "").replace("_mib", "") + "_ratio"] = r[key] / f[key] if ok else None
+        if r["workload"] == "solver":
+            r["fwd_us_per_step"] = 1e6 * r["fwd_s"] / r["T"]
+
+
+def markdown(rows: list[dict[str, Any]]) -> str:
+    def fmt(v: float | None, unit: str = "") -> str:
+        return "–" if v is None else f"{v:.3g}{unit}"
+
+    lines = [
+        "| workload | T / N | case | fwd | fwd ratio | fwd+bwd | fwd+bwd ratio | peak MiB | memory ratio |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['workload']} | {r['T']} | {r['case']} | {fmt(1e3 * r['fwd_s'], ' ms')} | "
+            f"{fmt(r['fwd_ratio'], 'x')} | {fmt(1e3 * r['fwd_bwd_s'], ' ms')} | "
+            f"{fmt(r['fwd_bwd_ratio'], 'x')} | {fmt(r['peak_mib'])} | {fmt(r['peak_ratio'], 'x')} |"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--quick", action="store_true", help="small subset for a CI smoke run")
+    p.add_argument(
+        "--workloads", default="w1,w2,solver", help="comma list of w1, w2, solver"
+    )
+    p.add_argument(
+        "--T", default=None,
+        help="comma list of sequence lengths (steps N for the solver workload) for every "
+        "selected workload; default w1 50,200,1000,4000, w2 50,200, solver 1000,4000,16000",
+    )
+    p.add_argument("--repeat", type=int, default=3, help="timed calls per case (median)")
+    p.add_argument("--threads", type=int, default=1, help="torch.set_num_threads")
+    p.add_argument("--no-memory", action="store_true", help="skip the peak-memory subprocesses")
+    p.add_argument("--out", default=None, help="JSON path (default benchmarks/results/...)")
+    p.add_argument("--_memory-case", dest="memory_case", default=None, help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
+    if args.memory_case is not None:
+        memory_child(args.memory_case, args.threads)
+        return 0
+    if args.repeat < 1:
+        p.error(f"--repeat must be >= 1, got {args.repeat}")
+    workloads = [w.strip() for w in args.workloads.split(",") if w.strip()]
+    bad = sorted(set(workloads) - {"w1", "w2", "solver"})
+    if bad:
+        p.error(f"--workloads accepts w1, w2, solver; got {bad}")
+    torch.set_num_threads(args.threads)
+    if args.quick:
+        Ts = {"w1": [50], "w2": [10], "solver": [200]}
+    else:
+        Ts = {"w1": [50, 200, 1000, 4000], "w2": [50, 200], "solver": [1000, 4000, 16000]}
+    if args.T:
+        chosen = [int(v) for v in args.T.split(",")]
+        Ts = dict.fromkeys(Ts, chosen)
+    rows = []
+    start = time.perf_counter()
+    for case in cases_for(workloads, Ts, args.quick):
+        row = measure(case, args.repeat, args.threads, not args.no_memory)
+        rows.append(row)
+        print(
+            f"  {case.key}: fwd {1e3 * row['fwd_s']:.1f} ms, fwd+bwd "
+            f"{1e3 * row['fwd_bwd_s']:.1f} ms, peak {row['peak_mib']} MiB",
+            file=sys.stderr,
+            flush=True,
+        )
+    add_ratios(rows)
+    table = markdown(rows)
+    print(table)
+    out = Path(args.out) if args.out else HERE / "results" / (
+        "quick.json" if args.quick else f"bench-{time.strftime('%Y%m%d-%H%M%S')}.json"
+    )
+    out.parent.mkdir(parents=True, exist_ok=True)
+    meta = {
+        "command": " ".join([Path(sys.argv[0]).name, *(argv if argv is not None else sys.argv[1:])]),
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "machine": platform.machine(),
+        "cpus": os.cpu_count(),
+        "threads": args.threads,
+        "repeat": args.repeat,
+        "wall_s": time.perf_counter() - start,
+    }
+    out.write_text(json.dumps({"meta": meta, "rows": rows}, indent=2) + "\n", encoding="utf-8")
+    print(f"\nwrote {out}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
