@@ -73,19 +73,17 @@ def _rebinding_field(
     """The vector field for ``options={"checkpoint": True}``.
 
     The solver re-runs evaluations in backward, after this call has cleared its inputs:
-    such a re-run binds this call's inputs and step size again for its duration.
+    the first re-run binds this call's inputs and step size again, and a callback clears
+    them when that backward pass ends.
     """
     x_time = odefunc.x_time
 
     def evaluate(t: torch.Tensor, v: Any) -> Any:
-        if odefunc.x is x:
-            return field(t, v)
-        odefunc.set_inputs(x, x_time, *args, **kwargs)
-        odefunc.set_step_size(h)
-        try:
-            return field(t, v)
-        finally:
-            odefunc.clear_inputs()
+        if odefunc.x is not x:
+            odefunc.set_inputs(x, x_time, *args, **kwargs)
+            odefunc.set_step_size(h)
+            torch.autograd.Variable._execution_engine.queue_callback(odefunc.clear_inputs)
+        return field(t, v)
 
     return evaluate
 
