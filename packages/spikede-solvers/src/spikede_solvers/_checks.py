@@ -19,7 +19,7 @@ from spikede_solvers._registry import SOLVERS, list_methods
 
 __all__ = ["check_fdeint", "check_mittag_leffler", "check_odeint", "check_snn_solve"]
 
-_FRACTIONAL_OPTIONS = frozenset({"memory", "history", "soe_terms", "soe_window"})
+_FRACTIONAL_OPTIONS = frozenset({"memory", "history", "soe_terms", "soe_window", "block"})
 #: Options every integrator accepts.
 _COMMON_OPTIONS = frozenset({"checkpoint"})
 _HISTORY_MODES = ("full", "soe")
@@ -160,6 +160,10 @@ def _check_history_options(opts: dict[str, Any]) -> None:
         raise ValueError(
             f"options['history'] must be one of {list(_HISTORY_MODES)}, got {_short(mode)}"
         )
+    if "block" in opts:
+        v = opts["block"]
+        if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < 0:
+            raise ValueError(f"options['block'] must be an int >= 0, got {_short(v)}")
     for key, low in (("soe_terms", 1), ("soe_window", 1)):
         if key not in opts:
             continue

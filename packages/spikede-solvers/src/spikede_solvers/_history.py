@@ -27,17 +27,27 @@ from torch.autograd.function import once_differentiable
 from spikede_solvers._base import Problem
 from spikede_solvers._soe import DEFAULT_TERMS, DEFAULT_WINDOW, SoeTail, fit_soe_tail
 
-__all__ = ["History", "new_history"]
+__all__ = ["DEFAULT_BLOCK", "History", "new_history"]
+
+#: Steps per block of the blocked exact history sum (``options={"block": k}``).
+DEFAULT_BLOCK = 64
 
 
 class History:
     """A preallocated history buffer of ``rows`` rows shaped like ``like``."""
 
-    def __init__(self, rows: int, like: Tensor, tail: SoeTail | None = None) -> None:
+    def __init__(
+        self, rows: int, like: Tensor, tail: SoeTail | None = None, block: int = 0
+    ) -> None:
         self.buf = torch.zeros((rows, *like.shape), dtype=like.dtype, device=like.device)
         self.grad: Tensor | None = None
         self.token: Tensor | None = None
         self.tail = tail
+        # Blocked exact sum (full history, one order per component): every ``block``
+        # steps, one matrix product computes the contribution of all older rows to the
+        # next ``block`` steps, so a step only sums over the rows of its own block.
+        self.block = block
+        self.far: _FarBlock | None = None
         if tail is not None:
             # Running exponential sums H_k over the rows older than the exact window.
             self.soe = torch.zeros(
@@ -64,7 +74,23 @@ class History:
             return self.buf.new_zeros(self.buf.shape[1:])
         if self.tail is not None:
             return self._soe_sum(coef_rev, last, count)
+        if self.block > 1 and count > self.block and coef_rev.dim() == 1:
+            return self._blocked_sum(coef_rev, last, count)
         return self._exact_sum(coef_rev, last, count)
+
+    def _blocked_sum(self, coef_rev: Tensor, last: int, count: int) -> Tensor:
+        """``_exact_sum`` split at the start ``b`` of the current block of steps.
+
+        Rows ``>= b`` are summed per step; rows ``< b`` come from :class:`_FarBlock`, built
+        once per block by one matrix product (the first row ``last - count + 1`` must be
+        fixed, i.e. full history).
+        """
+        first = last - count + 1
+        b = first + ((last - first) // self.block) * self.block
+        if self.far is None or self.far.begin != b:
+            self.far = _FarBlock(self, coef_rev, first, b)
+        near = self._exact_sum(coef_rev, last, last - b + 1)
+        return near + self.far.row(last - b)
 
     def _exact_sum(self, coef_rev: Tensor, last: int, count: int) -> Tensor:
         w = coef_rev[coef_rev.shape[0] - count :]
@@ -102,6 +128,90 @@ class History:
         self.grad[start : start + contribution.shape[0]] += contribution
 
 
+class _FarBlock:
+    """Contribution of rows ``first .. begin-1`` to the steps ``last = begin + i``.
+
+    ``values[j]`` (``j = size - 1 - i``) is ``sum_r c_{begin + i - r} buf[r]``: the Toeplitz
+    matrix of coefficients is a strided view of ``coef_rev`` (so autograd maps its gradient
+    back onto the coefficients), times the rows, in one matrix product.
+    """
+
+    def __init__(self, history: History, coef_rev: Tensor, first: int, begin: int) -> None:
+        length = coef_rev.shape[0]
+        n_far = begin - first
+        self.begin = begin
+        self.size = min(history.block, length - begin + first)  # lags stay < length
+        toeplitz = coef_rev.as_strided(
+            (self.size, n_far),
+            (1, 1),
+            coef_rev.storage_offset() + length - begin - self.size + first,
+        )
+        self.history, self.first = history, first
+        self.values: Tensor = history.buf.new_empty(0)
+        self.grad: Tensor | None = None
+        self.token: Tensor | None = None
+        if history.token is None and not (toeplitz.requires_grad and torch.is_grad_enabled()):
+            self.values = _far_values(toeplitz, history.buf[first:begin])
+        else:
+            self.token = _FarCompute.apply(toeplitz, history.token, self)
+
+    def row(self, i: int) -> Tensor:
+        j = self.size - 1 - i
+        if self.token is None:
+            return self.values[j]
+        return _FarRow.apply(self.token, self, j)
+
+
+def _far_values(toeplitz: Tensor, rows: Tensor) -> Tensor:
+    out = toeplitz @ rows.reshape(rows.shape[0], -1)
+    return out.reshape(toeplitz.shape[0], *rows.shape[1:])
+
+
+class _FarCompute(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, toeplitz: Tensor, token: Tensor | None, far: _FarBlock) -> Tensor:  # type: ignore[override]
+        history = far.history
+        far.values = _far_values(toeplitz, history.buf[far.first : far.begin])
+        ctx.save_for_backward(toeplitz)
+        ctx.far, ctx.has_token = far, token is not None
+        return toeplitz.new_zeros(())
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad_token: Tensor):  # type: ignore[override]
+        (toeplitz,) = ctx.saved_tensors
+        far: _FarBlock = ctx.far
+        history = far.history
+        grad_c = grad_prev = None
+        if far.grad is not None:
+            g = far.grad.reshape(far.size, -1)
+            rows = history.buf[far.first : far.begin]
+            if ctx.needs_input_grad[0]:
+                grad_c = g @ rows.reshape(rows.shape[0], -1).t()
+            if ctx.has_token:
+                history._accumulate(far.first, (toeplitz.t() @ g).reshape(rows.shape))
+            far.grad = None  # ready for another backward (retain_graph)
+        if ctx.has_token:
+            grad_prev = grad_token.new_zeros(())
+        return grad_c, grad_prev, None
+
+
+class _FarRow(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, token: Tensor, far: _FarBlock, j: int) -> Tensor:  # type: ignore[override]
+        ctx.far, ctx.j = far, j
+        return far.values[j].clone()
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad: Tensor):  # type: ignore[override]
+        far: _FarBlock = ctx.far
+        if far.grad is None:
+            far.grad = grad.new_zeros(far.values.shape)
+        far.grad[ctx.j] += grad
+        return grad.new_zeros(()), None, None
+
+
 def new_history(problem: Problem, rows: int, like: Tensor, coef_rev: Tensor) -> History:
     """A :class:`History` for one state component, with the SOE tail if the options ask.
 
@@ -113,7 +223,10 @@ def new_history(problem: Problem, rows: int, like: Tensor, coef_rev: Tensor) -> 
         coef_rev: The method's coefficients by lag, reversed (as for ``lagged_sum``).
     """
     if problem.options.get("history", "full") != "soe":
-        return History(rows, like)
+        block = (
+            0 if problem.memory is not None else int(problem.options.get("block", DEFAULT_BLOCK))
+        )
+        return History(rows, like, block=block)
     tail = fit_soe_tail(
         torch.flip(coef_rev, dims=(0,)),
         int(problem.options.get("soe_window", DEFAULT_WINDOW)),
