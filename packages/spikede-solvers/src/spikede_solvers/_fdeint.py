@@ -61,7 +61,16 @@ def fdeint(
         memory: Keep only the last ``memory`` history terms (short memory, lossy); the
             initial value ``y0`` always enters. ``None`` keeps the full history.
         options: Method options: ``corrector_steps`` (int >= 1, ``l1``/``trap``,
-            default 1) and ``memory`` (same as the argument).
+            default 1); ``memory`` (same as the argument); ``history``: ``"full"``
+            (default, exact) or ``"soe"`` (fast history: the most recent ``soe_window``
+            lags, default 16, exact and the older past as a sum of ``soe_terms``,
+            default 24, exponentials, so each step costs the same at any ``n``; error
+            about 1e-10 relative, see the package README; not with ``memory``);
+            ``block`` (int >= 0, default 64: the exact full history adds the rows older
+            than the current block of ``block`` steps by one matrix product per block;
+            0 or 1 sums every row at every step); ``checkpoint`` (bool: evaluate
+            ``func`` under ``torch.utils.checkpoint``, keeping only its inputs for
+            backward, which recomputes it).
 
     Returns:
         The trajectory ``[N+1, *y0.shape]`` (a tuple of them for tuple states), in the

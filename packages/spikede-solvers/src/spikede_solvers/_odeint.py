@@ -32,7 +32,9 @@ def odeint(
         y0: Initial value: a floating tensor or a tuple of them.
         t: Strictly increasing 1-d floating time grid ``[N+1]``.
         method: ``"euler"``, ``"midpoint"``, ``"rk4"`` or a registered integer method.
-        options: Method options (the built-in methods take none).
+        options: ``{"checkpoint": True}`` evaluates ``func`` under
+            ``torch.utils.checkpoint`` (backward recomputes it); the built-in methods
+            take no other option.
 
     Returns:
         The trajectory ``[N+1, *y0.shape]`` (a tuple of them for tuple states).

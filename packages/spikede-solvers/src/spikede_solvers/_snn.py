@@ -69,7 +69,10 @@ def snn_solve(
             component, else a 1-d tensor of positive weights as long as its orders.
         memory: ``fdeint`` only: keep the last ``memory`` history terms.
         options: Method options, e.g. ``{"corrector_steps": 2}``; ``{"memory": M}`` is
-            accepted as an alias of ``memory`` for ``fdeint``.
+            accepted as an alias of ``memory`` for ``fdeint``. ``history``
+            (``"full"``/``"soe"``), ``soe_terms``, ``soe_window`` and ``block`` as for
+            :func:`fdeint`; ``checkpoint`` (bool, both integrators) recomputes ``func`` in
+            backward instead of keeping its activations.
 
     Returns:
         An :class:`SNNSolution` with ``states``, ``boundaries`` and ``nfe``.
