@@ -25,12 +25,13 @@ Method:
   ``--repeat`` timed calls (``time.perf_counter``); calls longer than 5 s are repeated
   at most twice. ``fwd`` runs under ``torch.no_grad()``; ``fwd+bwd`` runs the forward
   with gradients and ``loss.backward()`` of the summed output.
-* Peak memory: each case runs in a fresh subprocess (torch allocations are invisible to
-  ``tracemalloc``): after building the model and the inputs, the process's resident set
-  size is read from ``/proc/self/statm`` and the high-water mark is reset
-  (``/proc/self/clear_refs``); the peak resident set size (``VmHWM``) after one
-  forward+backward call minus that baseline is the case's peak memory. It counts every
-  byte the call touched (autograd graph, history buffers, allocator slack).
+* Peak memory: the peak of live bytes allocated by torch during one forward+backward
+  call, from the allocation and free events that ``torch.profiler`` records with
+  ``profile_memory=True`` (summed in time order). It counts every tensor torch allocates
+  (autograd graph, history buffers, temporaries) exactly and does not depend on how the
+  C library returns memory to the system. Python objects are not counted.
+  (``tracemalloc`` does not see torch allocations, and the resident set size mixes in
+  the allocator's retention and proved noisy on a shared machine.)
 * Threads: ``torch.set_num_threads(--threads)`` (default 1, so that other processes on a
   small machine disturb the timings less).
 
@@ -44,13 +45,11 @@ import argparse
 import json
 import os
 import platform
-import resource
 import statistics
-import subprocess
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -251,53 +250,22 @@ def median_seconds(fn: Callable[[], Any], repeat: int) -> float:
     return statistics.median(times)
 
 
-def _rss_kib() -> int:
-    with open("/proc/self/statm", encoding="ascii") as f:
-        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") // 1024
+def peak_memory_mib(fb: Callable[[], Any]) -> float:
+    """Peak live torch-allocated MiB during ``fb()`` (profiler memory events)."""
+    from torch.profiler import ProfilerActivity, profile
+
+    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+        fb()
+    events = [e for e in prof.profiler.kineto_results.events() if e.name() == "[memory]"]
+    events.sort(key=lambda e: e.start_ns())
+    live = peak = 0
+    for e in events:
+        live += e.nbytes()
+        peak = max(peak, live)
+    return peak / 2**20
 
 
-def _hwm_kib() -> int:
-    """Peak RSS of this process image (``VmHWM``; unlike ``ru_maxrss`` it is not
-    inherited from the parent across ``fork``/``exec``)."""
-    with open("/proc/self/status", encoding="ascii") as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1])
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-
-
-def memory_child(case_json: str, threads: int) -> None:
-    """Subprocess entry: print the peak-RSS increase (KiB) of one forward+backward."""
-    torch.set_num_threads(threads)
-    case = Case(**json.loads(case_json))
-    _, fb = build(case)
-    base = _rss_kib()
-    try:  # reset the high-water mark to the current RSS (Linux >= 4.0)
-        with open("/proc/self/clear_refs", "w", encoding="ascii") as f:
-            f.write("5")
-    except OSError:
-        pass
-    fb()
-    print(json.dumps({"peak_kib": max(_hwm_kib() - base, 0)}))
-
-
-def peak_memory_mib(case: Case, threads: int) -> float | None:
-    cmd = [
-        sys.executable,
-        str(Path(__file__).resolve()),
-        "--_memory-case",
-        json.dumps(asdict(case)),
-        "--threads",
-        str(threads),
-    ]
-    res = subprocess.run(cmd, capture_output=True, text=True, check=False)
-    if res.returncode != 0:
-        print(res.stderr, file=sys.stderr)
-        return None
-    return json.loads(res.stdout.strip().splitlines()[-1])["peak_kib"] / 1024.0
-
-
-def measure(case: Case, repeat: int, threads: int, memory: bool) -> dict[str, Any]:
+def measure(case: Case, repeat: int, memory: bool) -> dict[str, Any]:
     warm_T = min(case.T, 20)
     wf, wfb = build(case, warm_T)
     wf()
@@ -313,7 +281,7 @@ def measure(case: Case, repeat: int, threads: int, memory: bool) -> dict[str, An
         "fwd_s": median_seconds(fwd, repeat),
         "fwd_bwd_s": median_seconds(fb, repeat),
     }
-    row["peak_mib"] = peak_memory_mib(case, threads) if memory else None
+    row["peak_mib"] = peak_memory_mib(fb) if memory else None
     return row
 
 
@@ -361,13 +329,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("--repeat", type=int, default=3, help="timed calls per case (median)")
     p.add_argument("--threads", type=int, default=1, help="torch.set_num_threads")
-    p.add_argument("--no-memory", action="store_true", help="skip the peak-memory subprocesses")
+    p.add_argument("--no-memory", action="store_true", help="skip the peak-memory measurement")
     p.add_argument("--out", default=None, help="JSON path (default benchmarks/results/...)")
-    p.add_argument("--_memory-case", dest="memory_case", default=None, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
-    if args.memory_case is not None:
-        memory_child(args.memory_case, args.threads)
-        return 0
     if args.repeat < 1:
         p.error(f"--repeat must be >= 1, got {args.repeat}")
     workloads = [w.strip() for w in args.workloads.split(",") if w.strip()]
@@ -385,7 +349,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     start = time.perf_counter()
     for case in cases_for(workloads, Ts, args.quick):
-        row = measure(case, args.repeat, args.threads, not args.no_memory)
+        row = measure(case, args.repeat, not args.no_memory)
         rows.append(row)
         print(
             f"  {case.key}: fwd {1e3 * row['fwd_s']:.1f} ms, fwd+bwd "
