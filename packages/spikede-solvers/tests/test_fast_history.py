@@ -232,3 +232,21 @@ def test_blocked_history_backward_twice_and_option_check():
         assert torch.allclose(a, c, rtol=1e-12, atol=0)
     with pytest.raises(ValueError, match="options\\['block'\\]"):
         fdeint(_forced, y0, t, 0.5, options={"block": -1})
+
+
+def test_snn_solve_without_states_keeps_boundaries_and_gradients():
+    t = torch.linspace(0.0, 3.0, 30, dtype=F64)
+    v0 = torch.tensor([0.1, 0.2], dtype=F64, requires_grad=True)
+
+    def field(t, y):
+        return (-y[0] + torch.sin(t), torch.tanh(y[0]))
+
+    full = snn_solve(field, (v0,), t, alpha=0.6)
+    lean = snn_solve(field, (v0,), t, alpha=0.6, keep_states=False)
+    assert lean.states == () and lean.nfe == full.nfe
+    assert torch.equal(lean.boundaries[0], full.boundaries[0])
+    g_full = torch.autograd.grad(full.boundaries[0].sum(), v0)
+    g_lean = torch.autograd.grad(lean.boundaries[0].sum(), v0)
+    assert torch.equal(g_full[0], g_lean[0])
+    with pytest.raises(TypeError, match="keep_states"):
+        snn_solve(field, (v0,), t, alpha=0.6, keep_states=1)

@@ -385,9 +385,12 @@ def check_snn_solve(
     coefficients: Any,
     memory: Any,
     options: Any,
+    keep_states: Any = True,
 ) -> tuple[Solver, Problem]:
     """Check ``snn_solve``'s arguments; return the solver and the problem."""
     _check_func(func)
+    if not isinstance(keep_states, bool):
+        raise TypeError(f"keep_states must be True or False, got {_short(keep_states)}")
     states, _ = _check_states(y0, allow_tensor=False)
     if integrator == "odeint":
         if alpha is not None or coefficients is not None:

@@ -101,6 +101,7 @@ def integrate(
     mode: str,
     *,
     evaluate_last: bool,
+    keep_states: bool = True,
 ) -> tuple[list[tuple[Tensor, ...]], list[tuple[Tensor, ...]], int]:
     """Run the solve; return the states at every grid point, the boundaries, the nfe.
 
@@ -110,12 +111,14 @@ def integrate(
 
     At step ``n`` the field is evaluated at ``(t_n, y_n)`` (boundaries recorded), then the
     stepper computes ``y_{n+1}``. The evaluation at the last point is done only when
-    ``evaluate_last`` (its derivative is not needed, only its boundaries).
+    ``evaluate_last`` (its derivative is not needed, only its boundaries). Without
+    ``keep_states`` no state is recorded (the list is empty), so each step's state can
+    be freed once the next one is computed.
     """
     evaluator = _Evaluator(func, problem.y0, mode, bool(problem.options.get("checkpoint", False)))
     stepper = solver.setup(problem)
     y = problem.y0
-    states = [y]
+    states = [y] if keep_states else []
     boundaries = []
     last = problem.n_points - 1
     for n in range(problem.n_points):
@@ -126,5 +129,6 @@ def integrate(
         if n == last:
             break
         y = stepper.step(n, y, f, evaluator.derivatives)
-        states.append(y)
+        if keep_states:
+            states.append(y)
     return states, boundaries, evaluator.nfe

@@ -16,6 +16,16 @@ Because ``_Store`` of row ``k`` is upstream of every token that later sums used,
 runs it only after all those sums have deposited their contributions; it then hands the
 accumulated row gradient to the written value. Backward costs the same as the forward
 history sums, and memory stays linear in the number of steps.
+
+Two variants share the buffer and the token chain:
+
+* blocked exact sums (full history, one order per component): at the start of every
+  block of ``block`` steps, ``_FarCompute`` multiplies the Toeplitz matrix of
+  coefficients (a strided view of them) with all older rows once; each step then sums
+  its own block's rows and picks its row of that product (``_FarRow``);
+* the SOE tail (``history="soe"``, see :mod:`spikede_solvers._soe`): running
+  exponential sums replace the rows older than the exact window, and ``_SoeTailSum``'s
+  backward carries the adjoint running sums down the rows.
 """
 
 from __future__ import annotations

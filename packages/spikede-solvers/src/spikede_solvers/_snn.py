@@ -41,6 +41,7 @@ def snn_solve(
     coefficients: Sequence[Any] | None = None,
     memory: int | None = None,
     options: dict[str, Any] | None = None,
+    keep_states: bool = True,
 ) -> SNNSolution:
     """Integrate a tuple of per-layer states whose vector field also emits boundaries.
 
@@ -74,6 +75,10 @@ def snn_solve(
             :func:`fdeint`; ``checkpoint`` (bool, both integrators) recomputes ``func`` in
             backward instead of keeping its activations.
 
+        keep_states: Record the states at every grid point. ``False`` returns
+            ``states=()`` and saves their memory (``N`` copies of every state) when only
+            the boundaries are needed.
+
     Returns:
         An :class:`SNNSolution` with ``states``, ``boundaries`` and ``nfe``.
 
@@ -95,10 +100,16 @@ def snn_solve(
         ([0.0, 1.0, 1.0, 1.0], [0.0, 1.0, 1.0, 1.0], 4)
     """
     solver, problem = check_snn_solve(
-        func, y0, t, integrator, method, alpha, coefficients, memory, options
+        func, y0, t, integrator, method, alpha, coefficients, memory, options, keep_states
     )
-    states, boundaries, nfe = integrate(solver, problem, func, "snn", evaluate_last=True)
-    out_states = tuple(torch.stack([s[i] for s in states]) for i in range(len(problem.y0)))
+    states, boundaries, nfe = integrate(
+        solver, problem, func, "snn", evaluate_last=True, keep_states=keep_states
+    )
+    out_states = (
+        tuple(torch.stack([s[i] for s in states]) for i in range(len(problem.y0)))
+        if keep_states
+        else ()
+    )
     k = len(boundaries[0]) if boundaries else 0
     out_bounds = tuple(torch.stack([b[j] for b in boundaries]) for j in range(k))
     return SNNSolution(out_states, out_bounds, nfe)
