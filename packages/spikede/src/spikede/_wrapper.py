@@ -647,6 +647,7 @@ class SNNWrapper(nn.Module):
                 coefficients=coefs,
                 memory=memory,
                 options=opts or None,
+                keep_states=return_states,
             )
         else:
             sol = snn_solve(
@@ -657,6 +658,7 @@ class SNNWrapper(nn.Module):
                 method=run_method,
                 memory=memory,
                 options=opts or None,
+                keep_states=return_states,
             )
         out = odefunc.post(sol.boundaries, *model_args, **model_kwargs)
         if return_states:
