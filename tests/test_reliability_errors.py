@@ -146,7 +146,7 @@ ROWS: list[Row] = [
     R("fdeint", "alpha", "`0.0`", lambda: fdeint(_decay, Y0, T6, 0.0), ValueError, "alpha must lie in (0, 1]"),
     R("fdeint", "alpha", "`1.5`", lambda: fdeint(_decay, Y0, T6, 1.5), ValueError, "alpha must lie in (0, 1]"),
     R("fdeint", "alpha", "`nan`", lambda: fdeint(_decay, Y0, T6, float("nan")), ValueError, "alpha must lie in (0, 1]"),
-    R("fdeint", "alpha", "`'0.5'` (string)", lambda: fdeint(_decay, Y0, T6, "0.5"), ValueError, "alpha='0.5'"),
+    R("fdeint", "alpha", "`'0.5'` (string)", lambda: fdeint(_decay, Y0, T6, "0.5"), TypeError, "alpha must be a float"),
     R("fdeint", "alpha", "tensor of shape `[3]` for a `[2]` state", lambda: fdeint(_decay, Y0, T6, torch.full((3,), 0.5)), ValueError, "does not broadcast"),
     R("fdeint", "alpha", "list of orders without coefficients", lambda: fdeint(_decay, Y0, T6, [0.3, 0.6]), ValueError, "coefficients is None"),
     R("fdeint", "alpha", "3 entries for a 2-tuple state", lambda: fdeint(_decay, (Y0, Y0), T6, [0.5, 0.5, 0.5]), ValueError, "one entry per state component (2)"),

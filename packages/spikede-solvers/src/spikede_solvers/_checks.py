@@ -248,6 +248,11 @@ def _components(
         raise TypeError(
             "alpha is required for a fractional method: a float in (0, 1], a Tensor, or a sequence"
         )
+    if not (_is_scalar(alpha) or isinstance(alpha, (Tensor, list, tuple))):
+        raise TypeError(
+            f"alpha must be a float in (0, 1], a Tensor, or a list/tuple of orders; "
+            f"got {type(alpha).__name__} {_short(alpha)}"
+        )
     if coefficients is None:
         if _is_scalar(alpha):
             return [_single(alpha, y, "alpha") for y in states]
