@@ -19,6 +19,7 @@ from torch import Tensor
 
 from spikede_solvers._base import Evaluate, Problem, Solver, Stepper
 from spikede_solvers._history import new_history
+from spikede_solvers._pece import predict_correct
 from spikede_solvers._weights import gamma, index, safe_pow
 
 __all__ = ["L1Solver"]
@@ -46,19 +47,15 @@ class _L1Stepper(Stepper):
         self, n: int, y: tuple[Tensor, ...], f: tuple[Tensor, ...], evaluate: Evaluate
     ) -> tuple[Tensor, ...]:
         count = min(n, self.window)
-        base, y_pred = [], []
+        base = []
         for i, yi in enumerate(y):
             hist = self.bufs[i].lagged_sum(self.coef_rev[i], n, count)
             b = yi - hist
             base.append(b)
-            f_ext = f[i] if n == 0 else 2.0 * f[i] - self.f_prev[i]
-            y_pred.append(b + self.g[i] * f_ext)
+        y_new = predict_correct(
+            base, self.g, f, self.f_prev, n, self.t[n + 1], evaluate, self.corrector_steps
+        )
         self.f_prev = f
-        y_new = tuple(y_pred)
-        t_next = self.t[n + 1]
-        for _ in range(self.corrector_steps):
-            f_new = evaluate(t_next, y_new)
-            y_new = tuple(b + g * fn for b, g, fn in zip(base, self.g, f_new))
         for i, yi in enumerate(y):
             self.bufs[i].write(n + 1, y_new[i] - yi)
         return y_new

@@ -22,6 +22,7 @@ from torch import Tensor
 
 from spikede_solvers._base import Evaluate, Problem, Solver, Stepper
 from spikede_solvers._history import new_history
+from spikede_solvers._pece import predict_correct
 from spikede_solvers._weights import gamma, index, safe_pow
 
 __all__ = ["TrapSolver"]
@@ -56,7 +57,7 @@ class _TrapStepper(Stepper):
             self.f0 = f
         count = min(n, self.window)  # terms j = 1 .. n inside the window
         keep_f0 = n < self.window
-        base, y_pred = [], []
+        base = []
         for i, y0 in enumerate(self.y0):
             buf = self.bufs[i]
             buf.write(n, f[i])
@@ -65,14 +66,10 @@ class _TrapStepper(Stepper):
                 acc = acc + self.d[i][n] * self.f0[i]
             b = y0 + self.g[i] * acc
             base.append(b)
-            f_ext = f[i] if n == 0 else 2.0 * f[i] - self.f_prev[i]
-            y_pred.append(b + self.g[i] * f_ext)
+        y_new = predict_correct(
+            base, self.g, f, self.f_prev, n, self.t[n + 1], evaluate, self.corrector_steps
+        )
         self.f_prev = f
-        y_new = tuple(y_pred)
-        t_next = self.t[n + 1]
-        for _ in range(self.corrector_steps):
-            f_new = evaluate(t_next, y_new)
-            y_new = tuple(b + g * fn for b, g, fn in zip(base, self.g, f_new))
         return y_new
 
 

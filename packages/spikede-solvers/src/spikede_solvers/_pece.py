@@ -1,0 +1,47 @@
+"""The predictor–corrector step shared by the implicit product-integration methods."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from torch import Tensor
+
+from spikede_solvers._base import Evaluate
+
+
+def predict_correct(
+    base: Sequence[Tensor],
+    g: Sequence[Tensor],
+    f: tuple[Tensor, ...],
+    f_prev: tuple[Tensor, ...],
+    n: int,
+    t_next: Tensor,
+    evaluate: Evaluate,
+    corrector_steps: int,
+) -> tuple[Tensor, ...]:
+    """Solve ``y = base + g * f(t_next, y)`` by an extrapolated predictor and corrections.
+
+    The predictor replaces the unknown ``f(t_next, y)`` by the linear extrapolation
+    ``2 f_n - f_{n-1}`` (``f_0`` at the first step), which keeps the local error one order
+    above the scheme's; each of the ``corrector_steps`` corrections evaluates the field at
+    the latest value.
+
+    Args:
+        base: Per component, everything in the update but the new field value.
+        g: Per component, the weight of the new field value.
+        f: Field values at the current step.
+        f_prev: Field values at the previous step (unused at ``n == 0``).
+        n: Index of the current step.
+        t_next: Time of the new point.
+        evaluate: The vector field, ``evaluate(t, y) -> f``.
+        corrector_steps: Number of corrections (>= 0).
+
+    Returns:
+        The new state, one tensor per component.
+    """
+    f_ext = f if n == 0 else tuple(2.0 * fi - fp for fi, fp in zip(f, f_prev))
+    y_new = tuple(b + gi * fe for b, gi, fe in zip(base, g, f_ext))
+    for _ in range(corrector_steps):
+        f_new = evaluate(t_next, y_new)
+        y_new = tuple(b + gi * fn for b, gi, fn in zip(base, g, f_new))
+    return y_new
