@@ -601,47 +601,19 @@ class SNNWrapper(nn.Module):
         batch = x.shape[1]
         v0 = tuple(torch.zeros((batch, *s), dtype=x.dtype, device=x.device) for s in shapes)
 
+        h = float(grid[1] - grid[0]) if step_size is None else float(step_size)
+        alphas, coefs = self._solver_orders(x.dtype)
         odefunc.set_inputs(x, x_time, *model_args, **model_kwargs)
         try:
-            return self._integrate(odefunc, x, grid, run_method, memory, step_size, opts, v0, model_args, model_kwargs, return_states)
-        finally:
-            odefunc.clear_inputs()  # the inputs are per call: hold no reference after it
-
-    def _integrate(
-        self,
-        odefunc: ODEFuncFromFX,
-        x: torch.Tensor,
-        grid: torch.Tensor,
-        run_method: str,
-        memory: int | None,
-        step_size: float | None,
-        opts: dict[str, Any],
-        v0: tuple[torch.Tensor, ...],
-        model_args: tuple,
-        model_kwargs: dict[str, Any],
-        return_states: bool,
-    ) -> torch.Tensor | tuple[Any, tuple[torch.Tensor, ...]]:
-        h = float(grid[1] - grid[0]) if step_size is None else float(step_size)
-        odefunc.set_step_size(h)
-        field = self._vector_field()
-        if opts.get("checkpoint"):
-            field = _rebinding_field(odefunc, field, x, h, model_args, model_kwargs)
-
-        if self.integrator == "fdeint":
-            alphas: list[torch.Tensor] = []
-            coefs: list[torch.Tensor] | None = [] if self._multiterm else None
-            for layer in self.orders:
-                a = layer.alpha().to(x.dtype)
-                if self._multiterm:
-                    alphas.append(a)
-                    coefs.append(layer.coefficients().to(x.dtype))  # type: ignore[union-attr]
-                else:
-                    alphas.append(a[0])
+            odefunc.set_step_size(h)
+            field = self._vector_field()
+            if opts.get("checkpoint"):
+                field = _rebinding_field(odefunc, field, x, h, model_args, model_kwargs)
             sol = snn_solve(
                 field,
                 v0,
                 grid,
-                integrator="fdeint",
+                integrator=self.integrator,
                 method=run_method,
                 alpha=alphas,
                 coefficients=coefs,
@@ -649,21 +621,25 @@ class SNNWrapper(nn.Module):
                 options=opts or None,
                 keep_states=return_states,
             )
-        else:
-            sol = snn_solve(
-                field,
-                v0,
-                grid,
-                integrator="odeint",
-                method=run_method,
-                memory=memory,
-                options=opts or None,
-                keep_states=return_states,
-            )
-        out = odefunc.post(sol.boundaries, *model_args, **model_kwargs)
+            out = odefunc.post(sol.boundaries, *model_args, **model_kwargs)
+        finally:
+            odefunc.clear_inputs()  # the inputs are per call: hold no reference after it
         if return_states:
             return out, tuple(sol.states)
         return out
+
+    def _solver_orders(
+        self, dtype: torch.dtype
+    ) -> tuple[list[torch.Tensor] | None, list[torch.Tensor] | None]:
+        """The orders (and multi-term weights) of every layer, as ``snn_solve`` takes them."""
+        if self.integrator == "odeint":
+            return None, None
+        if self._multiterm:
+            return (
+                [layer.alpha().to(dtype) for layer in self.orders],
+                [layer.coefficients().to(dtype) for layer in self.orders],
+            )
+        return [layer.alpha().to(dtype)[0] for layer in self.orders], None
 
     def extra_repr(self) -> str:
         return (
