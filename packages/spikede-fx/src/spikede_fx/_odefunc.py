@@ -208,9 +208,6 @@ class ODEFuncFromFX(nn.Module):
         object.__setattr__(self, "ode_gm", ode_gm)
         object.__setattr__(self, "post_neuron_module", post_gm)
         self.neuron_names: list[str] = [str(n.target) for n in split.neuron_nodes]
-        object.__setattr__(
-            self, "neurons", [traced.get_submodule(t) for t in self.neuron_names]
-        )
         self._neuron_node_names = {n.name for n in split.neuron_nodes}
         self.neuron_count = len(self.neuron_names)
         self.boundary_names: list[str] = list(split.boundary_names)
@@ -220,15 +217,7 @@ class ODEFuncFromFX(nn.Module):
         self._required_extras = [str(n.target) for n in extras if not n.args]
         self._extra_defaults = {str(n.target): n.args[0] for n in extras if n.args}
         self._extra_names = [str(n.target) for n in extras]
-        object.__setattr__(
-            self,
-            "_post_modules",
-            [
-                post_gm.get_submodule(str(n.target))
-                for n in post_gm.graph.nodes
-                if n.op == "call_module"
-            ],
-        )
+        self._collect_modules()
         self._time_mapper = TimeMapper()
         self.interpolation_method = interpolation_method
         # One cache per thread (keyed by thread id), so that one instance may serve
@@ -305,22 +294,21 @@ class ODEFuncFromFX(nn.Module):
                 setattr(parent, field, source)
                 changed = True
         if changed:
-            post_gm = self.post_neuron_module
-            object.__setattr__(
-                self,
-                "_post_modules",
-                [
-                    post_gm.get_submodule(str(n.target))
-                    for n in post_gm.graph.nodes
-                    if n.op == "call_module"
-                ],
-            )
-            object.__setattr__(
-                self,
-                "neurons",
-                [self.traced.get_submodule(t) for t in self.neuron_names],
-            )
+            self._collect_modules()
         return changed
+
+    def _collect_modules(self) -> None:
+        """Cache the neuron modules and the post part's modules (plain attributes)."""
+        post_gm = self.post_neuron_module
+        post_modules = [
+            post_gm.get_submodule(str(n.target))
+            for n in post_gm.graph.nodes
+            if n.op == "call_module"
+        ]
+        object.__setattr__(self, "_post_modules", post_modules)
+        object.__setattr__(
+            self, "neurons", [self.traced.get_submodule(t) for t in self.neuron_names]
+        )
 
     def _resync_attributes(self) -> None:
         """Point the graph modules' ``get_attr`` tensors at the backbone's current ones."""
