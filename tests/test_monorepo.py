@@ -257,6 +257,10 @@ def _clean_env() -> dict:
         if k not in {"PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV"}
     }
     env["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"
+    # hatch builds its build environment with uv: let uv trust the system certificate
+    # store, as pip does, so a machine behind a TLS-inspecting proxy can reach the index.
+    env.setdefault("UV_SYSTEM_CERTS", "1")
+    env.setdefault("UV_NATIVE_TLS", "1")
     return env
 
 
