@@ -304,3 +304,45 @@ def test_empty_batch(method):
     x = torch.randn(6, 0, 3)
     for grid in (torch.arange(6.0), torch.zeros(0, 6)):
         assert Interpolator(x, grid, method)(torch.zeros(0)).shape == (0, 3)
+
+
+# ---- Interpolator.at: many query times at once, against scipy and single queries
+@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("shared", [True, False], ids=["shared", "per-sample"])
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+def test_at_matches_scipy_and_single_queries(method: str, shared: bool, dtype) -> None:
+    gen = torch.Generator().manual_seed(7)
+    t_len, batch = 9, 3
+    x_time = random_grid(gen, t_len, None if shared else batch)
+    x = torch.randn(t_len, batch, 2, 3, generator=gen, dtype=torch.float64)
+    lo, hi = float(x_time.min()) - 1.0, float(x_time.max()) + 1.0
+    times = torch.linspace(lo, hi, 37, dtype=torch.float64)
+    interp = Interpolator(x.to(dtype), x_time.to(dtype), method)
+    out = interp.at(times.to(dtype))
+    assert out.shape == (37, batch, 2, 3) and out.dtype == dtype
+    single = torch.stack([interp(q) for q in times.to(dtype)])
+    assert torch.equal(out, single)  # the same arithmetic, bit for bit
+    expected = np.stack([scipy_reference(x, x_time, q, method) for q in times])
+    np.testing.assert_allclose(
+        out.double().numpy(), expected, rtol=TOL[dtype]["rtol"], atol=TOL[dtype]["atol"]
+    )
+
+
+@pytest.mark.parametrize("method", ["linear", "cubic", "akima", "previous"])
+def test_at_gradcheck(method: str) -> None:
+    gen = torch.Generator().manual_seed(3)
+    x_time = random_grid(gen, 6, None)
+    x = torch.randn(6, 2, 3, generator=gen, dtype=torch.float64, requires_grad=True)
+    times = x_time[0] + (x_time[-1] - x_time[0]) * torch.rand(5, generator=gen, dtype=torch.float64)
+    assert torch.autograd.gradcheck(lambda x: Interpolator(x, x_time, method).at(times), (x,))
+
+
+def test_at_empty_and_errors() -> None:
+    interp = Interpolator(torch.zeros(3, 2), torch.arange(3.0))
+    assert interp.at(torch.zeros(0)).shape == (0, 2)
+    with pytest.raises(TypeError, match="times must be a 1-d floating tensor"):
+        interp.at([0.5])  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="times must be a real floating-point tensor"):
+        interp.at(torch.arange(2))
+    with pytest.raises(ValueError, match=r"times must be a 1-d tensor \[N\]; got shape \(\)"):
+        interp.at(torch.tensor(0.5))

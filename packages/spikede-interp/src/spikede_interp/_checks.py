@@ -215,6 +215,34 @@ def check_query(
     return t.to(dtype)
 
 
+def check_times(times: object, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    """Check the query times of :meth:`Interpolator.at`: a ``[N]`` floating tensor.
+
+    Args:
+        times: The query times.
+        dtype: The dtype of the samples; ``times`` is cast to it.
+        device: The device of the samples.
+
+    Returns:
+        ``times`` as a contiguous ``[N]`` tensor of ``dtype`` on ``device``.
+
+    Raises:
+        TypeError: ``times`` is not a real floating-point tensor.
+        ValueError: ``times`` is not 1-d or lives on another device.
+    """
+    if not isinstance(times, torch.Tensor):
+        raise TypeError(f"times must be a 1-d floating tensor [N]; got {type(times).__name__}")
+    if not times.is_floating_point():
+        raise TypeError(f"times must be a real floating-point tensor; got dtype {times.dtype}")
+    if times.dim() != 1:
+        raise ValueError(f"times must be a 1-d tensor [N]; got shape {tuple(times.shape)}")
+    if times.device != device:
+        raise ValueError(
+            f"times must be on the device of x ({device}); got device {times.device}"
+        )
+    return times.to(dtype).contiguous()
+
+
 def check_batched(
     name: str, x: object, x_time: object, t: object, method: str
 ) -> tuple[torch.Tensor, CheckedGrid, torch.Tensor]:

@@ -6,7 +6,7 @@ import math
 
 import torch
 
-from spikede_interp._checks import CheckedGrid, check_query, check_samples
+from spikede_interp._checks import CheckedGrid, check_query, check_samples, check_times
 from spikede_interp._coefficients import (
     akima_slopes,
     catmull_rom_slopes,
@@ -241,6 +241,48 @@ class Interpolator:
         k = self._locate(t, right=self._kind == "previous")
         rows = k * batch + self._arange
         return self._value_rows.index_select(0, rows).reshape(out_shape)
+
+    def at(self, times: torch.Tensor) -> torch.Tensor:
+        """Evaluate the interpolant at each of ``N`` times at once (shared by the batch).
+
+        ``at(times)[n]`` equals ``self(times[n])`` exactly; on a shared ``[T]`` grid the
+        ``N`` queries cost one search, one gather and one Horner evaluation in all (an
+        ODE solver on a fixed grid can thus read the whole input sequence up front).
+
+        Args:
+            times: Query times ``[N]``, floating point, on the device of ``x`` (cast to
+                its dtype).
+
+        Returns:
+            ``[N, B, ...]``: the interpolated input at every query time.
+
+        Raises:
+            TypeError: ``times`` is not a real floating-point tensor.
+            ValueError: ``times`` is not 1-d or lives on another device.
+
+        Example:
+            >>> import torch
+            >>> from spikede_interp import Interpolator
+            >>> x = torch.tensor([[0.0], [2.0], [4.0]])  # T = 3, B = 1
+            >>> Interpolator(x, torch.tensor([0.0, 1.0, 2.0])).at(torch.tensor([0.5, 1.5]))
+            tensor([[1.],
+                    [3.]])
+        """
+        t = check_times(times, self._dtype, self._device)
+        n, batch = t.shape[0], self._batch
+        out_shape = (n, batch, *self._feature_shape)
+        if not self._shared:
+            if n == 0:
+                return torch.empty(out_shape, dtype=self._dtype, device=self._device)
+            return torch.stack([self(q) for q in t.unbind(0)])
+        if self._kind in _POLYNOMIAL:
+            k = torch.searchsorted(self._search, t, right=True)
+            c = self._coef.index_select(0, k).reshape(n * batch, self._order, self._features)
+            s = torch.clamp(t, self._lo, self._hi) - self._left.index_select(0, k)
+            s = s.repeat_interleave(batch).reshape(n * batch, 1)
+            return _horner(c, s).reshape(out_shape)
+        k = torch.searchsorted(self._search, t, right=self._kind == "previous")
+        return self._values.index_select(0, k).reshape(out_shape)
 
     def _locate(self, t: torch.Tensor, right: bool) -> torch.Tensor:
         """Return ``[B]`` indices of ``t [B]`` in the precomputed search boundaries."""
