@@ -80,6 +80,40 @@ def _check_neuron_args(
     return threshold_value, surrogate_module, tau_value
 
 
+_FAST_DTYPES = (torch.float32, torch.float64)
+
+
+def _fast_constants(
+    like: torch.Tensor, dt: float, threshold: float, tau: float | None, v_reset: float | None
+) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None, float, torch.Tensor | None]:
+    """Build the fast-form constants of :meth:`_ThresholdNeuron._constants`."""
+
+    def const(value: float) -> torch.Tensor:
+        return torch.tensor(value, dtype=like.dtype, device=like.device)
+
+    theta, step = const(threshold), const(dt)
+    return (
+        theta,
+        None if tau is None else const(tau),
+        None if dt == 1.0 else step,
+        (theta / step).item(),
+        None if v_reset is None else const(v_reset),
+    )
+
+
+def _soft_reset(
+    rate: torch.Tensor,
+    reset: torch.Tensor,
+    theta: float | torch.Tensor,
+    dt: float | torch.Tensor | None,
+    scale: float | None,
+) -> torch.Tensor:
+    """``rate - theta reset / h`` in one operation when ``scale = theta / h`` is known."""
+    if scale is not None:
+        return torch.sub(rate, reset, alpha=scale)
+    return rate - theta * reset / dt
+
+
 class _ThresholdNeuron(BaseNeuron):
     """Shared machinery: threshold, surrogate spike function, optional (learnable) tau.
 
@@ -113,6 +147,8 @@ class _ThresholdNeuron(BaseNeuron):
         self.detach_reset: bool = bool(detach_reset)
         self.learn_tau: bool = bool(learn_tau)
         self._tau_value: float | None = tau_value
+        self._constants_key: tuple | None = None  # see _constants
+        self._constants_value: tuple = ()
         if self.learn_tau and tau_value is not None:
             self.log_tau = nn.Parameter(torch.tensor(math.log(tau_value)))
 
@@ -125,25 +161,65 @@ class _ThresholdNeuron(BaseNeuron):
             raise AttributeError(f"{type(self).__name__} has no time constant")
         return self._tau_value
 
+    def _constants(
+        self, like: torch.Tensor, current: torch.Tensor
+    ) -> tuple[
+        float | torch.Tensor,
+        float | torch.Tensor | None,
+        float | torch.Tensor | None,
+        float | None,
+        float | torch.Tensor | None,
+    ]:
+        """The step's constants ``(threshold, tau, dt, reset_scale, v_reset)`` for ``like``.
+
+        Fast form (eager mode, ``like`` float32/float64 and ``current`` of the same dtype,
+        ``self.dt`` a Python float): the
+        constants are 0-d tensors of ``like``'s dtype and device (a tensor operand costs
+        less per operation than a Python scalar, with bitwise the same result), ``dt`` is
+        ``None`` when it is 1 (the multiply is skipped; ``1 * r`` is exact) and
+        ``reset_scale`` is ``threshold / dt`` rounded in ``like``'s dtype, as a float (so
+        ``rate - reset_scale * s`` equals ``rate - threshold * s / dt`` bitwise for
+        ``s`` in {0, 1}). They are cached until the dtype, device, ``dt``, threshold, tau
+        or ``v_reset`` changes.
+
+        Plain form (otherwise, e.g. under ``torch.compile`` or with a tensor ``dt``): the
+        Python numbers as stored (``dt`` possibly a tensor) and ``reset_scale`` ``None``.
+        ``tau`` and ``v_reset`` are ``None`` for neurons without them.
+        """
+        dt = self.dt
+        v_reset = self.__dict__.get("v_reset")
+        if (
+            type(dt) is not float
+            or like.dtype not in _FAST_DTYPES
+            or current.dtype != like.dtype
+            or torch.compiler.is_compiling()
+        ):
+            return self.threshold, self._tau_value, dt, None, v_reset
+        key = (like.dtype, like.device, dt, self.threshold, self._tau_value, v_reset)
+        if key != self._constants_key:
+            self._constants_value = _fast_constants(
+                like, dt, self.threshold, self._tau_value, v_reset
+            )
+            self._constants_key = key
+        return self._constants_value
+
     def _fire(
-        self, v: torch.Tensor, rate: torch.Tensor
+        self,
+        v: torch.Tensor,
+        rate: torch.Tensor,
+        theta: float | torch.Tensor,
+        dt: float | torch.Tensor | None,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Charge ``v`` at ``rate`` over one step and fire.
 
         Returns:
-            ``(u, spike, reset)``: the charged potential ``u = v + h rate``, the spikes
-            ``H(u - theta)`` and the spikes used in the reset (detached if asked).
+            ``(u, spike, reset)``: the charged potential ``u = v + h rate`` (``dt`` from
+            :meth:`_constants`, ``None`` meaning 1), the spikes ``H(u - theta)`` and the
+            spikes used in the reset (detached if asked).
         """
-        u = v + self.dt * rate
-        spike = self.surrogate(u - self.threshold)
+        u = v + rate if dt is None else v + dt * rate
+        spike = self.surrogate._spike_above(u, theta)
         return u, spike, (spike.detach() if self.detach_reset else spike)
-
-    def _soft_reset_step(
-        self, v: torch.Tensor, rate: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(rate - theta s / h, s)``: charging at ``rate`` with reset by subtraction."""
-        _, spike, reset = self._fire(v, rate)
-        return rate - self.threshold * reset / self.dt, spike
 
     def extra_repr(self) -> str:
         """Summarise the configuration in the module's repr."""
@@ -205,7 +281,9 @@ class IFNeuron(_ThresholdNeuron):
         Returns:
             ``(I - theta s / h, s)``.
         """
-        return self._soft_reset_step(v, current)
+        theta, _, dt, scale, _ = self._constants(v, current)
+        _, spike, reset = self._fire(v, current, theta, dt)
+        return _soft_reset(current, reset, theta, dt, scale), spike
 
 
 class LIFNeuron(_ThresholdNeuron):
@@ -261,9 +339,13 @@ class LIFNeuron(_ThresholdNeuron):
         """The current that drives the membrane (a hook for noisy variants)."""
         return current
 
-    def _rate(self, v: torch.Tensor, current: torch.Tensor) -> torch.Tensor:
-        """The leaky charging rate ``r = (I - v) / tau``."""
-        return (self._input_current(current) - v) / self.tau
+    def _rate(
+        self, v: torch.Tensor, current: torch.Tensor, tau: float | torch.Tensor | None
+    ) -> torch.Tensor:
+        """The leaky charging rate ``r = (I - v) / tau`` (``tau`` from :meth:`_constants`)."""
+        if self.learn_tau:
+            tau = self.log_tau.exp()
+        return (self._input_current(current) - v) / tau
 
     def step(self, v: torch.Tensor, current: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``(dv_dt, spike)`` of the LIF dynamics at membrane ``v`` and input ``current``.
@@ -275,7 +357,10 @@ class LIFNeuron(_ThresholdNeuron):
         Returns:
             ``((I - v)/tau - theta s / h, s)``.
         """
-        return self._soft_reset_step(v, self._rate(v, current))
+        theta, tau, dt, scale, _ = self._constants(v, current)
+        rate = self._rate(v, current, tau)
+        _, spike, reset = self._fire(v, rate, theta, dt)
+        return _soft_reset(rate, reset, theta, dt, scale), spike
 
 
 class HardResetLIFNeuron(LIFNeuron):
@@ -338,9 +423,13 @@ class HardResetLIFNeuron(LIFNeuron):
         Returns:
             ``((I - v)/tau + s (v_reset - u) / h, s)``.
         """
-        rate = self._rate(v, current)
-        u, spike, reset = self._fire(v, rate)
-        return rate + reset * (self.v_reset - u) / self.dt, spike
+        theta, tau, dt, scale, v_reset = self._constants(v, current)
+        rate = self._rate(v, current, tau)
+        u, spike, reset = self._fire(v, rate, theta, dt)
+        if scale is None:  # plain form: dt a number or tensor, v_reset a number
+            return rate + reset * (v_reset - u) / dt, spike
+        jump = v_reset - u  # exact products below: reset is 0 or 1
+        return torch.addcmul(rate, reset, jump if dt is None else jump / dt), spike
 
     def extra_repr(self) -> str:
         """Summarise the configuration in the module's repr."""

@@ -159,9 +159,44 @@ class Surrogate(nn.Module):
         relaxed = self.primitive(x)
         return relaxed - relaxed.detach() + spikes
 
+    def _spike_above(self, u: torch.Tensor, threshold: float | torch.Tensor) -> torch.Tensor:
+        """``self(u - threshold)`` with fewer tensor operations (the neurons' hot path).
+
+        For a surrogate whose :meth:`forward` and :meth:`spike_forward` are the base
+        class's (the Heaviside forward) and that has no forward hooks, the spikes are
+        ``1[u >= threshold]`` (the same comparison as ``u - threshold >= 0`` in floating
+        point), and ``u - threshold`` is only formed when a gradient is needed. Any other
+        surrogate is called as a module on ``u - threshold``. Values and gradients are
+        those of ``self(u - threshold)``.
+
+        Args:
+            u: Charged membrane potential.
+            threshold: The threshold, a Python float or a 0-d tensor of ``u``'s dtype.
+
+        Returns:
+            Spikes of the shape, dtype and device of ``u``.
+        """
+        if not self._heaviside_forward or self._forward_hooks or self._forward_pre_hooks:
+            return self(u - threshold)
+        spikes = torch.ge(u, threshold).to(u.dtype)
+        if not (u.requires_grad and torch.is_grad_enabled()):
+            return spikes
+        relaxed = self.primitive(u - threshold)
+        return relaxed - relaxed.detach() + spikes
+
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        """Record whether the subclass keeps the Heaviside forward (see ``_spike_above``)."""
+        super().__init_subclass__(**kwargs)
+        cls._heaviside_forward = (
+            cls.forward is Surrogate.forward and cls.spike_forward is Surrogate.spike_forward
+        )
+
     def extra_repr(self) -> str:
         """Show the sharpness in the module's repr."""
         return f"sharpness={self.sharpness}"
+
+
+Surrogate._heaviside_forward = True
 
 
 class SigmoidSurrogate(Surrogate):
