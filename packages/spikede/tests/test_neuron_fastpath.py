@@ -209,3 +209,14 @@ def test_step_under_vmap_matches_the_loop():
     for b in range(4):
         ref_dv, ref_spike = neuron.step(v[b], current[b])
         assert torch.equal(spike[b], ref_spike) and torch.equal(dv[b], ref_dv)
+
+
+def test_constants_cached_under_inference_mode_still_serve_training():
+    neuron = LIFNeuron(tau=2.0, threshold=0.5)
+    with torch.inference_mode():
+        neuron(torch.rand(5), torch.rand(5))
+    current = torch.linspace(0.4, 0.6, 5, requires_grad=True)
+    _, spike = neuron(torch.zeros(5), current)
+    (grad,) = torch.autograd.grad(spike.sum(), current)
+    z = torch.sigmoid(4.0 * (current.detach() / 2.0 - 0.5))
+    torch.testing.assert_close(grad, 4.0 * z * (1 - z) / 2.0)

@@ -86,10 +86,15 @@ _FAST_DTYPES = (torch.float32, torch.float64)
 def _fast_constants(
     like: torch.Tensor, dt: float, threshold: float, tau: float | None, v_reset: float | None
 ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None, float, torch.Tensor | None]:
-    """Build the fast-form constants of :meth:`_ThresholdNeuron._constants`."""
+    """Build the fast-form constants of :meth:`_ThresholdNeuron._constants`.
+
+    They are built outside inference mode: cached tensors made under
+    ``torch.inference_mode()`` could not be saved for backward by later training steps.
+    """
 
     def const(value: float) -> torch.Tensor:
-        return torch.tensor(value, dtype=like.dtype, device=like.device)
+        with torch.inference_mode(False):
+            return torch.tensor(value, dtype=like.dtype, device=like.device)
 
     theta, step = const(threshold), const(dt)
     return (
