@@ -32,6 +32,16 @@ Method:
   C library returns memory to the system. Python objects are not counted.
   (``tracemalloc`` does not see torch allocations, and the resident set size mixes in
   the allocator's retention and proved noisy on a shared machine.)
+  The probe records only the profiled call and keeps no parsed event tree (about 1 KiB
+  of host memory per recorded event; W2 at T=200 records ~2e5 events, ~0.25 GiB).
+* Isolation: every case runs in its own child process (forked from the parent, which
+  has imported torch but run nothing), under an address-space limit of ``--mem-cap-gb``
+  GiB (``RLIMIT_AS``; default 8, 0 for none). Cases therefore cannot inherit each other's
+  memory (memory a library fails to release, allocator fragmentation) and a runaway case
+  fails alone: its row gets an ``error`` and no figures, and the run goes on. Each row
+  also records ``max_rss_mib``, the child's maximum resident set size (it includes the
+  ~0.25 GiB of the imported libraries). ``--in-process`` measures every case in the
+  main process instead (for debugging, profilers, or platforms without ``fork``).
 * Threads: ``torch.set_num_threads(--threads)`` (default 1, so that other processes on a
   small machine disturb the timings less).
 
@@ -43,13 +53,16 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import os
 import platform
+import resource
 import statistics
 import sys
 import time
+import traceback
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -256,11 +269,16 @@ def peak_memory_mib(fb: Callable[[], Any]) -> float:
 
     with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
         fb()
-    events = [e for e in prof.profiler.kineto_results.events() if e.name() == "[memory]"]
-    events.sort(key=lambda e: e.start_ns())
+    # The raw kineto results (not prof.events(), which would build a FunctionEvent tree).
+    changes = sorted(
+        (e.start_ns(), e.nbytes())
+        for e in prof.profiler.kineto_results.events()
+        if e.name() == "[memory]"
+    )
+    del prof
     live = peak = 0
-    for e in events:
-        live += e.nbytes()
+    for _, nbytes in changes:
+        live += nbytes
         peak = max(peak, live)
     return peak / 2**20
 
@@ -282,7 +300,68 @@ def measure(case: Case, repeat: int, memory: bool) -> dict[str, Any]:
         "fwd_bwd_s": median_seconds(fb, repeat),
     }
     row["peak_mib"] = peak_memory_mib(fb) if memory else None
+    row["max_rss_mib"] = _max_rss_mib()
+    row["error"] = None
     return row
+
+
+def _max_rss_mib() -> float:
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return rss / 2**20 if sys.platform == "darwin" else rss / 2**10  # bytes vs KiB
+
+
+def _child(
+    conn: Any, case: dict[str, Any], repeat: int, memory: bool, threads: int, cap: int
+) -> None:
+    """Child process body: cap the address space, measure one case, send the row."""
+    try:
+        if cap > 0:
+            _, hard = resource.getrlimit(resource.RLIMIT_AS)
+            soft = cap if hard == resource.RLIM_INFINITY else min(cap, hard)
+            resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
+        torch.set_num_threads(threads)
+        conn.send(measure(Case(**case), repeat, memory))
+    except Exception as exc:  # reported to the parent as the row's error (e.g. MemoryError)
+        traceback.print_exc()
+        first = (str(exc).strip().splitlines() or [""])[0]
+        conn.send({"error": f"{type(exc).__name__}: {first}"})
+    finally:
+        conn.close()
+
+
+def measure_isolated(
+    case: Case, repeat: int, memory: bool, threads: int, cap_gib: float
+) -> dict[str, Any]:
+    """``measure(case)`` in a child process whose address space is capped at ``cap_gib``."""
+    methods = multiprocessing.get_all_start_methods()
+    ctx = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+    recv, send = ctx.Pipe(duplex=False)
+    cap = int(cap_gib * 2**30)
+    proc = ctx.Process(target=_child, args=(send, asdict(case), repeat, memory, threads, cap))
+    proc.start()
+    send.close()
+    try:
+        result = recv.recv()
+    except EOFError:
+        result = {}
+    proc.join()
+    if proc.exitcode != 0 and not result.get("error"):
+        result = {"error": f"child process exited with code {proc.exitcode}"}
+    if result.get("error"):
+        return {
+            "workload": case.workload,
+            "T": case.T,
+            "case": case.label,
+            "integrator": case.integrator,
+            "method": case.method,
+            "options": case.options,
+            "fwd_s": None,
+            "fwd_bwd_s": None,
+            "peak_mib": None,
+            "max_rss_mib": None,
+            "error": result["error"],
+        }
+    return result
 
 
 def add_ratios(rows: list[dict[str, Any]]) -> None:
@@ -296,13 +375,13 @@ def add_ratios(rows: list[dict[str, Any]]) -> None:
             r[key.replace("_s", "").replace("_mib", "") + "_ratio"] = (
                 r[key] / f[key] if ok else None
             )
-        if r["workload"] == "solver":
+        if r["workload"] == "solver" and r["fwd_s"] is not None:
             r["fwd_us_per_step"] = 1e6 * r["fwd_s"] / r["T"]
 
 
 def markdown(rows: list[dict[str, Any]]) -> str:
-    def fmt(v: float | None, unit: str = "") -> str:
-        return "–" if v is None else f"{v:.3g}{unit}"
+    def fmt(v: float | None, unit: str = "", scale: float = 1.0) -> str:
+        return "–" if v is None else f"{scale * v:.3g}{unit}"
 
     lines = [
         "| workload | T / N | case | fwd | fwd ratio | fwd+bwd | fwd+bwd ratio | peak MiB | memory ratio |",
@@ -310,9 +389,15 @@ def markdown(rows: list[dict[str, Any]]) -> str:
     ]
     for r in rows:
         lines.append(
-            f"| {r['workload']} | {r['T']} | {r['case']} | {fmt(1e3 * r['fwd_s'], ' ms')} | "
-            f"{fmt(r['fwd_ratio'], 'x')} | {fmt(1e3 * r['fwd_bwd_s'], ' ms')} | "
+            f"| {r['workload']} | {r['T']} | {r['case']} | {fmt(r['fwd_s'], ' ms', 1e3)} | "
+            f"{fmt(r['fwd_ratio'], 'x')} | {fmt(r['fwd_bwd_s'], ' ms', 1e3)} | "
             f"{fmt(r['fwd_bwd_ratio'], 'x')} | {fmt(r['peak_mib'])} | {fmt(r['peak_ratio'], 'x')} |"
+        )
+    failed = [r for r in rows if r.get("error")]
+    if failed:
+        lines.append("")
+        lines.extend(
+            f"Failed: {r['workload']}/T={r['T']}/{r['case']}: {r['error']}" for r in failed
         )
     return "\n".join(lines)
 
@@ -331,14 +416,29 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--threads", type=int, default=1, help="torch.set_num_threads")
     p.add_argument("--no-memory", action="store_true", help="skip the peak-memory measurement")
     p.add_argument("--out", default=None, help="JSON path (default benchmarks/results/...)")
+    p.add_argument(
+        "--mem-cap-gb",
+        type=float,
+        default=8.0,
+        help="address-space limit (GiB) of each case's child process; 0 for none",
+    )
+    p.add_argument(
+        "--in-process",
+        action="store_true",
+        help="measure every case in this process (no child processes, no memory cap)",
+    )
     args = p.parse_args(argv)
     if args.repeat < 1:
         p.error(f"--repeat must be >= 1, got {args.repeat}")
+    if args.mem_cap_gb < 0:
+        p.error(f"--mem-cap-gb must be >= 0 (0: no limit), got {args.mem_cap_gb}")
     workloads = [w.strip() for w in args.workloads.split(",") if w.strip()]
     bad = sorted(set(workloads) - {"w1", "w2", "solver"})
     if bad:
         p.error(f"--workloads accepts w1, w2, solver; got {bad}")
-    torch.set_num_threads(args.threads)
+    if args.in_process:
+        torch.set_num_threads(args.threads)
+    # else: the parent runs no torch work, so that forked children start clean
     if args.quick:
         Ts = {"w1": [50], "w2": [10], "solver": [200]}
     else:
@@ -349,14 +449,22 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     start = time.perf_counter()
     for case in cases_for(workloads, Ts, args.quick):
-        row = measure(case, args.repeat, not args.no_memory)
+        if args.in_process:
+            row = measure(case, args.repeat, not args.no_memory)
+        else:
+            row = measure_isolated(
+                case, args.repeat, not args.no_memory, args.threads, args.mem_cap_gb
+            )
         rows.append(row)
-        print(
-            f"  {case.key}: fwd {1e3 * row['fwd_s']:.1f} ms, fwd+bwd "
-            f"{1e3 * row['fwd_bwd_s']:.1f} ms, peak {row['peak_mib']} MiB",
-            file=sys.stderr,
-            flush=True,
-        )
+        if row["error"]:
+            msg = f"FAILED: {row['error']}"
+        else:
+            peak = "–" if row["peak_mib"] is None else f"{row['peak_mib']:.1f}"
+            msg = (
+                f"fwd {1e3 * row['fwd_s']:.1f} ms, fwd+bwd {1e3 * row['fwd_bwd_s']:.1f} ms, "
+                f"peak {peak} MiB, process max RSS {row['max_rss_mib']:.0f} MiB"
+            )
+        print(f"  {case.key}: {msg}", file=sys.stderr, flush=True)
     add_ratios(rows)
     table = markdown(rows)
     print(table)
@@ -378,11 +486,13 @@ def main(argv: list[str] | None = None) -> int:
         "cpus": os.cpu_count(),
         "threads": args.threads,
         "repeat": args.repeat,
+        "isolation": "in-process" if args.in_process else "child process per case",
+        "mem_cap_gib": None if args.in_process or not args.mem_cap_gb else args.mem_cap_gb,
         "wall_s": time.perf_counter() - start,
     }
     out.write_text(json.dumps({"meta": meta, "rows": rows}, indent=2) + "\n", encoding="utf-8")
     print(f"\nwrote {out}", file=sys.stderr)
-    return 0
+    return 1 if any(r["error"] for r in rows) else 0
 
 
 if __name__ == "__main__":
