@@ -38,10 +38,11 @@ Method:
   has imported torch but run nothing), under an address-space limit of ``--mem-cap-gb``
   GiB (``RLIMIT_AS``; default 8, 0 for none). Cases therefore cannot inherit each other's
   memory (memory a library fails to release, allocator fragmentation) and a runaway case
-  fails alone: its row gets an ``error`` and no figures, and the run goes on. Each row
-  also records ``max_rss_mib``, the child's maximum resident set size (it includes the
-  ~0.25 GiB of the imported libraries). ``--in-process`` measures every case in the
-  main process instead (for debugging, profilers, or platforms without ``fork``).
+  fails alone: its row gets an ``error`` and no figures, the run goes on, and the script
+  exits with status 1. Each row also records ``max_rss_mib``, the child's maximum
+  resident set size (it includes the ~0.25 GiB of the imported libraries). Where
+  ``fork`` is unavailable the children are spawned. ``--in-process`` measures every
+  case in the main process instead, without a cap (for debugging or profiling).
 * Threads: ``torch.set_num_threads(--threads)`` (default 1, so that other processes on a
   small machine disturb the timings less).
 
