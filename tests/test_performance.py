@@ -76,8 +76,9 @@ def test_wrapper_performance_options_keep_gradients(options: dict) -> None:
     torch.manual_seed(0)
     model = nn.Sequential(nn.Linear(8, 16), LIFNeuron(), nn.Linear(16, 4), LIFNeuron()).double()
     net = SNNWrapper(model, alpha=0.6, learn_alpha=True)
-    x = 3.0 * torch.rand(120, 3, 8, dtype=torch.float64)
-    weights = torch.linspace(0.0, 1.0, 120 * 3 * 4, dtype=torch.float64).reshape(120, 3, 4)
+    steps = 300  # more than two blocks of the precomputed input part
+    x = 3.0 * torch.rand(steps, 3, 8, dtype=torch.float64)
+    weights = torch.linspace(0.0, 1.0, steps * 3 * 4, dtype=torch.float64).reshape(steps, 3, 4)
     results = []
     for opts in ({}, options):
         net.zero_grad()

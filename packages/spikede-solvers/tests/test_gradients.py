@@ -131,3 +131,24 @@ def test_backward_twice_with_retain_graph_gives_same_gradients():
     g1 = torch.autograd.grad(loss, (y0, alpha), retain_graph=True)
     g2 = torch.autograd.grad(loss, (y0, alpha))
     assert all(torch.equal(a, b) for a, b in zip(g1, g2))
+
+
+@pytest.mark.parametrize("method", ["gl", "l1", "trap", "pred"])
+@pytest.mark.parametrize(
+    "options", [{}, {"memory": 5}, {"options": {"history": "soe"}}, {"options": {"block": 4}}]
+)
+def test_history_buffers_are_freed_after_backward(method: str, options: dict) -> None:
+    """No reference cycle through autograd nodes keeps a solve's buffers alive."""
+    import gc
+
+    from spikede_solvers._history import History
+
+    gc.collect()
+    before = sum(type(o) is History for o in gc.get_objects())
+    y0 = torch.ones(3, 4, requires_grad=True)
+    for _ in range(2):
+        y = fdeint(lambda t, y: -y, y0, torch.linspace(0.0, 1.0, 60), 0.6, method, **options)
+        y.sum().backward()
+    del y
+    gc.collect()
+    assert sum(type(o) is History for o in gc.get_objects()) == before

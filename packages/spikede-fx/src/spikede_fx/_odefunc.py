@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import numbers
 import threading
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -12,9 +13,10 @@ import torch
 from torch import fx, nn
 
 import spikede_interp
+from spikede_fx._hoist import split_input_part
 from spikede_fx._neuron import BaseNeuron
 from spikede_fx._surgery import split_graph
-from spikede_fx._timemap import TimeMapper
+from spikede_fx._timemap import TimeMapper, needs_loop
 from spikede_fx._tracer import remove_dead_code, symbolic_trace_leaf_neurons
 
 __all__ = ["ODEFuncFromFX"]
@@ -39,10 +41,56 @@ def _check_init(backbone: object, interpolation_method: object) -> None:
         )
 
 
+#: Grid times per block of the precomputed input part (:meth:`ODEFuncFromFX.precompute`).
+INPUT_BLOCK = 128
+
+
+class _InputTable:
+    """What :meth:`ODEFuncFromFX.precompute` prepares: per grid time, the inputs of a step.
+
+    Block ``b`` covers the grid times ``b * size .. (b + 1) * size - 1``; its rows
+    ``(x(t_k), *frontier(t_k))`` are computed in one vectorised call when a step first
+    needs them, and the two most recent blocks are kept (memory stays O(block), not
+    O(T)). Rows are ``unbind`` views: backward gathers their gradients in one node per
+    block, where indexing would allocate a block-sized gradient per step.
+    """
+
+    __slots__ = ("blocks", "compute", "extras", "index", "retain", "size", "split", "times")
+
+    def __init__(
+        self,
+        times: torch.Tensor,
+        extras: list[Any],
+        split: bool,
+        compute: Any,
+        retain: bool,
+        size: int = INPUT_BLOCK,
+    ) -> None:
+        self.times = times
+        self.index = {t: k for k, t in enumerate(times.tolist())}
+        self.extras = extras
+        self.split = split  # rows hold the frontier too: call the state graph
+        self.compute = compute  # compute(times) -> list of [n, ...] columns
+        self.size = size
+        self.retain = retain  # keep every block (evaluations re-run in backward)
+        self.blocks: dict[int, list[tuple[torch.Tensor, ...]]] = {}
+
+    def row(self, k: int) -> tuple[torch.Tensor, ...]:
+        b, i = divmod(k, self.size)
+        rows = self.blocks.get(b)
+        if rows is None:
+            columns = self.compute(self.times[b * self.size : (b + 1) * self.size])
+            rows = list(zip(*[c.unbind(0) for c in columns]))
+            if len(self.blocks) >= 2 and not self.retain:
+                del self.blocks[min(self.blocks)]
+            self.blocks[b] = rows
+        return rows[i]
+
+
 class _CallInputs:
     """What :meth:`ODEFuncFromFX.set_inputs` caches for one solve (one per thread)."""
 
-    __slots__ = ("extra_args", "extra_kwargs", "interpolator", "x", "x_time")
+    __slots__ = ("extra_args", "extra_kwargs", "interpolator", "table", "x", "x_time")
 
     def __init__(
         self,
@@ -57,6 +105,7 @@ class _CallInputs:
         self.interpolator = interpolator
         self.extra_args = extra_args
         self.extra_kwargs = {} if extra_kwargs is None else extra_kwargs
+        self.table: _InputTable | None = None
 
 
 _EMPTY_INPUTS = _CallInputs()
@@ -207,6 +256,11 @@ class ODEFuncFromFX(nn.Module):
         object.__setattr__(self, "traced", traced)
         object.__setattr__(self, "ode_gm", ode_gm)
         object.__setattr__(self, "post_neuron_module", post_gm)
+        # The input-driven part (computed for all grid times at once by precompute).
+        object.__setattr__(
+            self, "_input_part", split_input_part(ode_gm, len(split.neuron_nodes))
+        )
+        self._input_vmap_failed = False
         self.neuron_names: list[str] = [str(n.target) for n in split.neuron_nodes]
         self._neuron_node_names = {n.name for n in split.neuron_nodes}
         self.neuron_count = len(self.neuron_names)
@@ -261,6 +315,53 @@ class ODEFuncFromFX(nn.Module):
         """Forget the inputs this thread cached with :meth:`set_inputs`."""
         self._inputs_by_thread.pop(threading.get_ident(), None)
 
+    def cached_inputs(self) -> object | None:
+        """This thread's cached inputs (and precomputed part), as an opaque handle.
+
+        With :meth:`restore_inputs` a caller can reinstate them after
+        :meth:`clear_inputs`, e.g. when activation checkpointing re-runs evaluations in
+        backward: the re-run then reads the very tensors the forward pass used.
+
+        Returns:
+            The handle, or ``None`` when nothing is cached.
+
+        Example:
+            >>> import torch
+            >>> from torch import nn
+            >>> from spikede_fx import BaseNeuron, ODEFuncFromFX
+            >>> class Leaky(BaseNeuron):
+            ...     def step(self, v, current):
+            ...         return current - v, (v >= 1.0).to(current.dtype)
+            >>> func = ODEFuncFromFX(nn.Sequential(nn.Linear(3, 5), Leaky()))
+            >>> func.set_inputs(torch.randn(4, 2, 3), torch.arange(4.0))
+            >>> handle = func.cached_inputs()
+            >>> func.clear_inputs()
+            >>> func.x is None
+            True
+            >>> func.restore_inputs(handle)
+            >>> func.x.shape
+            torch.Size([4, 2, 3])
+        """
+        return self._inputs_by_thread.get(threading.get_ident())
+
+    def restore_inputs(self, cached: object | None) -> None:
+        """Reinstate inputs returned by :meth:`cached_inputs` for this thread.
+
+        Args:
+            cached: A handle from :meth:`cached_inputs` (``None`` clears the inputs).
+
+        Raises:
+            TypeError: If ``cached`` is not such a handle.
+        """
+        if cached is None:
+            self.clear_inputs()
+            return
+        if not isinstance(cached, _CallInputs):
+            raise TypeError(
+                f"cached must be a handle from cached_inputs(); got {type(cached).__name__}"
+            )
+        self._inputs_by_thread[threading.get_ident()] = cached
+
     # ------------------------------------------------------------------ bookkeeping
     def _apply(self, fn: Any, *args: Any, **kwargs: Any) -> ODEFuncFromFX:
         super()._apply(fn, *args, **kwargs)
@@ -281,7 +382,7 @@ class ODEFuncFromFX(nn.Module):
             ``True`` when a submodule was replaced.
         """
         changed = False
-        for gm in (self.traced, self.ode_gm, self.post_neuron_module):
+        for gm in self._graph_modules():
             for node in gm.graph.nodes:
                 if node.op != "call_module":
                     continue
@@ -297,22 +398,34 @@ class ODEFuncFromFX(nn.Module):
             self._collect_modules()
         return changed
 
+    def _graph_modules(self) -> list[fx.GraphModule]:
+        gms = [self.traced, self.ode_gm, self.post_neuron_module]
+        if self._input_part is not None:
+            gms += [self._input_part.input_gm, self._input_part.state_gm]
+        return gms
+
     def _collect_modules(self) -> None:
-        """Cache the neuron modules and the post part's modules (plain attributes)."""
-        post_gm = self.post_neuron_module
-        post_modules = [
-            post_gm.get_submodule(str(n.target))
-            for n in post_gm.graph.nodes
-            if n.op == "call_module"
-        ]
-        object.__setattr__(self, "_post_modules", post_modules)
+        """Cache the neuron modules and the post and input parts' modules (plain attributes)."""
+
+        def modules(gm: fx.GraphModule) -> list[nn.Module]:
+            return [
+                gm.get_submodule(str(n.target))
+                for n in gm.graph.nodes
+                if n.op == "call_module"
+            ]
+
+        object.__setattr__(self, "_post_modules", modules(self.post_neuron_module))
+        part = self._input_part
+        object.__setattr__(
+            self, "_input_modules", [] if part is None else modules(part.input_gm)
+        )
         object.__setattr__(
             self, "neurons", [self.traced.get_submodule(t) for t in self.neuron_names]
         )
 
     def _resync_attributes(self) -> None:
         """Point the graph modules' ``get_attr`` tensors at the backbone's current ones."""
-        for gm in (self.traced, self.ode_gm, self.post_neuron_module):
+        for gm in self._graph_modules():
             for node in gm.graph.nodes:
                 if node.op != "get_attr":
                     continue
@@ -420,9 +533,124 @@ class ODEFuncFromFX(nn.Module):
                 f"v_mems must hold {self.neuron_count} membrane tensors (one per neuron "
                 f"call {self.neuron_names}); got {len(v_mems)}"
             )
-        x_t = inputs.interpolator(t)
         self.nfe += 1
+        table = inputs.table
+        if table is not None and (not isinstance(t, torch.Tensor) or t.dim() == 0):
+            k = table.index.get(float(t))
+            if k is not None:
+                row = table.row(k)
+                if table.split:
+                    return self._input_part.state_gm(*v_mems, *row, *table.extras)
+                return self.ode_gm(*v_mems, row[0], *table.extras)
+        x_t = inputs.interpolator(t)
         return self.ode_gm(*v_mems, x_t, *inputs.extra_args, **inputs.extra_kwargs)
+
+    def precompute(self, times: torch.Tensor, retain: bool = False) -> bool:
+        """Evaluate the input-driven part of the network at every time of ``times`` at once.
+
+        Many layers see only the input: in ``Linear -> LIF -> Linear -> LIF`` the first
+        ``Linear`` depends on ``x(t)`` and on no membrane. On a fixed grid the solver
+        evaluates the field at known times, so this interpolates the input at all of
+        ``times`` in one call (:meth:`spikede_interp.Interpolator.at`) and runs the
+        input-driven layers on them vectorised over time (:func:`torch.func.vmap`, so
+        each layer sees one step's ``[B, ...]`` as in the per-step model). Later
+        evaluations at exactly one of ``times`` reuse the result and run only the
+        state-driven rest of the graph; other times are evaluated as before. Values are
+        those of the per-evaluation path (the same layers on the same inputs).
+
+        Layers that update running statistics in training mode (batch or instance
+        normalisation) keep their per-evaluation updates: with such a layer in the
+        input-driven part only the interpolation is precomputed, and so under
+        :func:`torch.autocast` (whose reduced precision the layers keep that way). If
+        vmap cannot run that part, a warning says so and only the interpolation is
+        precomputed.
+
+        The work is done in blocks of 128 times, each when the solve first reaches
+        it, and only the two most recent blocks are kept; with ``retain`` every block
+        is computed at once and kept.
+
+        Args:
+            times: The solver's evaluation times ``[N]`` (the grid), on the device of
+                the input.
+            retain: Keep every block until :meth:`clear_inputs`, for evaluations that
+                are re-run in backward (activation checkpointing): a re-run must read
+                the tensors the forward pass read.
+
+        Returns:
+            ``True`` when the input-driven layers were precomputed, ``False`` when only
+            the interpolated input was (nothing input-driven to hoist, or see above).
+
+        Raises:
+            RuntimeError: If :meth:`set_inputs` was not called.
+            TypeError: If ``times`` is not a floating-point tensor.
+            ValueError: If ``times`` is not 1-d or on another device.
+
+        Example:
+            >>> import torch
+            >>> from torch import nn
+            >>> from spikede_fx import BaseNeuron, ODEFuncFromFX
+            >>> class Leaky(BaseNeuron):
+            ...     def step(self, v, current):
+            ...         return current - v, (v >= 1.0).to(current.dtype)
+            >>> func = ODEFuncFromFX(nn.Sequential(nn.Linear(3, 5), Leaky()))
+            >>> x, grid = torch.randn(4, 2, 3), torch.arange(4.0)
+            >>> func.set_inputs(x, grid)
+            >>> slow = func(grid[2], (torch.ones(2, 5),))
+            >>> func.precompute(grid)  # the Linear layer runs once for all 4 times
+            True
+            >>> fast = func(grid[2], (torch.ones(2, 5),))
+            >>> all(torch.allclose(a, b) for a, b in zip(slow, fast))
+            True
+        """
+        inputs = self._inputs
+        if inputs.interpolator is None:
+            raise RuntimeError("call set_inputs(x, x_time) before precompute(times)")
+        interpolator = inputs.interpolator
+        x_first = interpolator.at(times[:INPUT_BLOCK])  # checks times
+        extras = self._positional(inputs.extra_args, inputs.extra_kwargs)
+        part = self._input_part
+        split = (
+            part is not None
+            and not self._input_vmap_failed
+            and not needs_loop(self._input_modules)
+            # vmap'ed layers would escape autocast: keep its per-evaluation precision.
+            and not torch.is_autocast_enabled(x_first.device.type)
+        )
+        if split:
+            assert part is not None
+            frontier_of = torch.func.vmap(
+                part.input_gm, in_dims=(0, *[None] * len(extras)), randomness="different"
+            )
+            try:
+                frontier = frontier_of(x_first, *extras)
+                if not all(isinstance(f, torch.Tensor) for f in frontier):
+                    raise TypeError("an input-driven value is not a tensor")
+            except Exception as exc:
+                self._input_vmap_failed, split = True, False
+                warnings.warn(
+                    f"the input-driven layers cannot be vectorised over time with "
+                    f"torch.func.vmap ({type(exc).__name__}: {exc}); they run at every "
+                    "evaluation instead",
+                    RuntimeWarning,
+                    stacklevel=2,
+                )
+                _log.debug("vmap of the input part failed", exc_info=exc)
+
+        def compute(block_times: torch.Tensor) -> list[torch.Tensor]:
+            x_block = interpolator.at(block_times)
+            return [x_block, *frontier_of(x_block, *extras)] if split else [x_block]
+
+        table = _InputTable(times, extras, split, compute, bool(retain))
+        # Block 0 is already computed (it served as the vmap check).
+        first = [x_first, *frontier] if split else [x_first]
+        table.blocks[0] = list(zip(*[c.unbind(0) for c in first]))
+        if retain:
+            # Now, outside the evaluations: a block computed inside a checkpointed
+            # evaluation would add to the tensors that evaluation saves.
+            for k in range(INPUT_BLOCK, times.shape[0], INPUT_BLOCK):
+                table.row(k)
+        inputs.table = table
+        return split
 
     def post(
         self, boundaries: Sequence[torch.Tensor], *extra_args: Any, **extra_kwargs: Any

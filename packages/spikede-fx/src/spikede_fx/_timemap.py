@@ -11,7 +11,7 @@ import torch
 from torch import nn
 from torch.utils import _pytree as pytree
 
-__all__ = ["TimeMapper", "loop_over_time"]
+__all__ = ["TimeMapper", "loop_over_time", "needs_loop"]
 
 _log = logging.getLogger(__name__)
 
@@ -34,7 +34,7 @@ def loop_over_time(fn: Callable[..., Any], stacked: Sequence[torch.Tensor]) -> A
     return _stack_steps([fn(*[s[i] for s in stacked]) for i in range(steps)])
 
 
-def _needs_loop(modules: Sequence[nn.Module]) -> bool:
+def needs_loop(modules: Sequence[nn.Module]) -> bool:
     """Modules whose per-step call mutates state in a way vmap cannot express."""
     for m in modules:
         if (
@@ -68,7 +68,7 @@ class TimeMapper:
         stacked: Sequence[torch.Tensor],
         modules: Sequence[nn.Module],
     ) -> Any:
-        if self._vmap_failed or _needs_loop(modules):
+        if self._vmap_failed or needs_loop(modules):
             return loop_over_time(fn, stacked)
         try:
             return torch.func.vmap(fn, in_dims=0, out_dims=0, randomness="different")(

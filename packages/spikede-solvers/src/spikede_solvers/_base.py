@@ -78,7 +78,16 @@ class Problem:
 
 
 class Stepper(ABC):
-    """Advances the solution by one step; built once per solve by :meth:`Solver.setup`."""
+    """Advances the solution by one step; built once per solve by :meth:`Solver.setup`.
+
+    A stepper with history buffers keeps them in a list attribute ``bufs``
+    (:class:`~spikede_solvers._history.History`), so that :meth:`release` finds them.
+    """
+
+    def release(self) -> None:
+        """Drop forward-only references when the solve ends (the loop calls it)."""
+        for history in getattr(self, "bufs", ()):
+            history.release()
 
     @abstractmethod
     def step(

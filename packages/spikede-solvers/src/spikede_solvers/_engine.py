@@ -94,6 +94,60 @@ class _Evaluator:
         return self(t, y)[0]
 
 
+def _fusable(problem: Problem) -> bool:
+    """Whether the state components can be solved as one flat component.
+
+    They can when they share dtype and device and have one common order (the same
+    tensor, or equal 0-d orders that need no gradient; integer-order methods have none):
+    every weight, history sum and update is then the same for all of them, and one
+    flat buffer does the work of ``N`` (one kernel per step instead of ``N``).
+    """
+    ys, comps = problem.y0, problem.components
+    if len(ys) < 2 or any(y.dtype != ys[0].dtype or y.device != ys[0].device for y in ys):
+        return False
+    if all(c.orders is None and c.coefficients is None for c in comps):
+        return True
+    first = comps[0].orders
+    if first is None or first.dim() != 0:
+        return False
+    for c in comps:
+        if c.coefficients is not None or c.orders is None or c.orders.dim() != 0:
+            return False
+        if c.orders is not first and (
+            c.orders.requires_grad or first.requires_grad or not torch.equal(c.orders, first)
+        ):
+            return False
+    return True
+
+
+class _Fused:
+    """One flat component ``cat([y_i.reshape(-1)])`` standing for ``N`` components."""
+
+    def __init__(self, problem: Problem, evaluator: _Evaluator) -> None:
+        self.shapes = [y.shape for y in problem.y0]
+        self.sizes = [y.numel() for y in problem.y0]
+        self.inner = evaluator
+        flat = torch.cat([y.reshape(-1) for y in problem.y0])
+        self.problem = Problem(
+            (flat,),
+            problem.t,
+            problem.h,
+            problem.n_points,
+            [problem.components[0]],
+            problem.memory,
+            problem.options,
+        )
+
+    def split(self, flat: Tensor) -> tuple[Tensor, ...]:
+        return tuple(
+            part.view(shape) for part, shape in zip(flat.split(self.sizes), self.shapes)
+        )
+
+    def __call__(self, t: Tensor, y: tuple[Tensor, ...]) -> tuple[Tensor, ...]:
+        derivatives, boundaries = self.inner(t, self.split(y[0]))
+        return (torch.cat([d.reshape(-1) for d in derivatives]), *boundaries)
+
+
 def integrate(
     solver: Solver,
     problem: Problem,
@@ -115,20 +169,31 @@ def integrate(
     ``keep_states`` no state is recorded (the list is empty), so each step's state can
     be freed once the next one is computed.
     """
-    evaluator = _Evaluator(func, problem.y0, mode, bool(problem.options.get("checkpoint", False)))
+    recompute = bool(problem.options.get("checkpoint", False))
+    fused: _Fused | None = None
+    if _fusable(problem):
+        # The user's function is checked (and counted) by the inner evaluator.
+        fused = _Fused(problem, _Evaluator(func, problem.y0, mode))
+        problem, func, mode = fused.problem, fused, "snn"
+    evaluator = _Evaluator(func, problem.y0, mode, recompute)
     stepper = solver.setup(problem)
     y = problem.y0
     states = [y] if keep_states else []
     boundaries = []
     last = problem.n_points - 1
-    for n in range(problem.n_points):
-        if n == last and not evaluate_last:
-            break
-        f, b = evaluator(problem.t[n], y)
-        boundaries.append(b)
-        if n == last:
-            break
-        y = stepper.step(n, y, f, evaluator.derivatives)
-        if keep_states:
-            states.append(y)
+    try:
+        for n in range(problem.n_points):
+            if n == last and not evaluate_last:
+                break
+            f, b = evaluator(problem.t[n], y)
+            boundaries.append(b)
+            if n == last:
+                break
+            y = stepper.step(n, y, f, evaluator.derivatives)
+            if keep_states:
+                states.append(y)
+    finally:
+        stepper.release()
+    if fused is not None:
+        states = [fused.split(s[0]) for s in states]
     return states, boundaries, evaluator.nfe

@@ -68,6 +68,19 @@ class History:
             self.soe_adjoint: Tensor | None = None  # backward: the adjoint running sums
             self.soe_adjoint_row = 0
 
+    def release(self) -> None:
+        """Drop the forward-only token references once the solve has ended.
+
+        Autograd nodes keep this object (their backward needs the buffer); the latest
+        tokens, whose nodes point back here, must not be kept by it, or the cycle
+        through C++ autograd nodes (which Python's garbage collector cannot see) would
+        keep the buffers and the whole graph alive after backward.
+        """
+        self.token = None
+        if self.far is not None:
+            self.far.token = None
+            self.far = None
+
     def write(self, k: int, value: Tensor) -> None:
         """Store ``value`` as row ``k`` (each row is written once)."""
         self.buf[k] = value.detach()
@@ -98,6 +111,8 @@ class History:
         first = last - count + 1
         b = first + ((last - first) // self.block) * self.block
         if self.far is None or self.far.begin != b:
+            if self.far is not None:
+                self.far.token = None  # its steps are done (see release)
             self.far = _FarBlock(self, coef_rev, first, b)
         near = self._exact_sum(coef_rev, last, last - b + 1)
         return near + self.far.row(last - b)

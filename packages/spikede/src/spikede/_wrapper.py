@@ -67,20 +67,19 @@ def _flag_list(value: object) -> bool:
     return bool(value) if isinstance(value, bool) else any(bool(v) for v in value)  # type: ignore[union-attr]
 
 
-def _rebinding_field(
-    odefunc: ODEFuncFromFX, field: Any, x: torch.Tensor, h: float, args: tuple, kwargs: dict[str, Any]
-) -> Any:
+def _rebinding_field(odefunc: ODEFuncFromFX, field: Any, h: float) -> Any:
     """The vector field for ``options={"checkpoint": True}``.
 
     The solver re-runs evaluations in backward, after this call has cleared its inputs:
-    the first re-run binds this call's inputs and step size again, and a callback clears
-    them when that backward pass ends.
+    the first re-run reinstates this call's cached inputs (with the precomputed
+    input-driven part, so the re-run reads the tensors the forward pass read) and step
+    size, and a callback clears them when that backward pass ends.
     """
-    x_time = odefunc.x_time
+    cached = odefunc.cached_inputs()
 
     def evaluate(t: torch.Tensor, v: Any) -> Any:
-        if odefunc.x is not x:
-            odefunc.set_inputs(x, x_time, *args, **kwargs)
+        if odefunc.cached_inputs() is not cached:
+            odefunc.restore_inputs(cached)
             odefunc.set_step_size(h)
             torch.autograd.Variable._execution_engine.queue_callback(odefunc.clear_inputs)
         return field(t, v)
@@ -605,10 +604,14 @@ class SNNWrapper(nn.Module):
         alphas, coefs = self._solver_orders(x.dtype)
         odefunc.set_inputs(x, x_time, *model_args, **model_kwargs)
         try:
+            # The input-driven layers run once for the whole grid (not with torch.compile:
+            # the compiled field keeps the per-evaluation graph).
+            if not self.compile:
+                odefunc.precompute(grid, retain=bool(opts.get("checkpoint")))
             odefunc.set_step_size(h)
             field = self._vector_field()
             if opts.get("checkpoint"):
-                field = _rebinding_field(odefunc, field, x, h, model_args, model_kwargs)
+                field = _rebinding_field(odefunc, field, h)
             sol = snn_solve(
                 field,
                 v0,
