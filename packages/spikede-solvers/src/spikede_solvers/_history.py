@@ -47,10 +47,19 @@ class History:
     """A preallocated history buffer of ``rows`` rows shaped like ``like``."""
 
     def __init__(
-        self, rows: int, like: Tensor, tail: SoeTail | None = None, block: int = 0
+        self,
+        rows: int,
+        like: Tensor,
+        tail: SoeTail | None = None,
+        block: int = 0,
+        reuse_for_grad: bool = False,
     ) -> None:
         self.buf = torch.zeros((rows, *like.shape), dtype=like.dtype, device=like.device)
         self.grad: Tensor | None = None
+        # Backward reads the stored rows only for the gradient of the coefficients; when
+        # they need none, the buffer itself becomes the gradient accumulator (one buffer
+        # of memory instead of two).
+        self.reuse_for_grad = reuse_for_grad
         self.token: Tensor | None = None
         self.tail = tail
         # Blocked exact sum (full history, one order per component): every ``block``
@@ -78,7 +87,7 @@ class History:
         """
         self.token = None
         if self.far is not None:
-            self.far.token = None
+            self.far.retire()
             self.far = None
 
     def write(self, k: int, value: Tensor) -> None:
@@ -112,7 +121,7 @@ class History:
         b = first + ((last - first) // self.block) * self.block
         if self.far is None or self.far.begin != b:
             if self.far is not None:
-                self.far.token = None  # its steps are done (see release)
+                self.far.retire()
             self.far = _FarBlock(self, coef_rev, first, b)
         near = self._exact_sum(coef_rev, last, last - b + 1)
         return near + self.far.row(last - b)
@@ -149,7 +158,10 @@ class History:
 
     def _accumulate(self, start: int, contribution: Tensor) -> None:
         if self.grad is None:
-            self.grad = torch.zeros_like(self.buf)
+            if self.reuse_for_grad:
+                self.grad = self.buf.zero_()
+            else:
+                self.grad = torch.zeros_like(self.buf)
         self.grad[start : start + contribution.shape[0]] += contribution
 
 
@@ -172,6 +184,7 @@ class _FarBlock:
             coef_rev.storage_offset() + length - begin - self.size + first,
         )
         self.history, self.first = history, first
+        self.shape = (self.size, *history.buf.shape[1:])
         self.values: Tensor = history.buf.new_empty(0)
         self.grad: Tensor | None = None
         self.token: Tensor | None = None
@@ -179,6 +192,11 @@ class _FarBlock:
             self.values = _far_values(toeplitz, history.buf[first:begin])
         else:
             self.token = _FarCompute.apply(toeplitz, history.token, self)
+
+    def retire(self) -> None:
+        """Its steps are done: drop the forward-only values and token (see release)."""
+        self.token = None
+        self.values = self.values.new_empty(0)
 
     def row(self, i: int) -> Tensor:
         j = self.size - 1 - i
@@ -232,7 +250,7 @@ class _FarRow(torch.autograd.Function):
     def backward(ctx, grad: Tensor):  # type: ignore[override]
         far: _FarBlock = ctx.far
         if far.grad is None:
-            far.grad = grad.new_zeros(far.values.shape)
+            far.grad = grad.new_zeros(far.shape)
         far.grad[ctx.j] += grad
         return grad.new_zeros(()), None, None
 
@@ -251,14 +269,14 @@ def new_history(problem: Problem, rows: int, like: Tensor, coef_rev: Tensor) -> 
         block = (
             0 if problem.memory is not None else int(problem.options.get("block", DEFAULT_BLOCK))
         )
-        return History(rows, like, block=block)
+        return History(rows, like, block=block, reuse_for_grad=not coef_rev.requires_grad)
     tail = fit_soe_tail(
         torch.flip(coef_rev, dims=(0,)),
         int(problem.options.get("soe_window", DEFAULT_WINDOW)),
         int(problem.options.get("soe_terms", DEFAULT_TERMS)),
         like.dim(),
     )
-    return History(rows, like, tail)
+    return History(rows, like, tail, reuse_for_grad=not coef_rev.requires_grad)
 
 
 def _weighted(w: Tensor, hist: Tensor) -> Tensor:
