@@ -28,11 +28,6 @@ def secant_slopes(x: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
     return (x[1:] - x[:-1]) / h
 
 
-def linear_coefficients(x: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
-    """Return ``[T - 1, B, 2, F]`` coefficients ``(c0, c1)`` of the broken line."""
-    return torch.stack((x[:-1], secant_slopes(x, h)), dim=2)
-
-
 def catmull_rom_slopes(
     x: torch.Tensor, knots: torch.Tensor, h: torch.Tensor
 ) -> torch.Tensor:

@@ -11,7 +11,7 @@ from spikede_interp._coefficients import (
     akima_slopes,
     catmull_rom_slopes,
     hermite_coefficients,
-    linear_coefficients,
+    secant_slopes,
 )
 
 _POLYNOMIAL = ("linear", "cubic", "akima")
@@ -22,8 +22,9 @@ class Interpolator:
 
     Construction checks the arguments (including the values of ``x_time``, the only
     host synchronisation) and precomputes everything that does not depend on the query
-    time: per-interval polynomial coefficients for ``linear``, ``cubic`` and ``akima``,
-    the midpoints for ``nearest``. A query, ``interp(t)``, is then one
+    time: the slopes for ``linear`` (the samples themselves are read in place, so the
+    object costs one extra copy of ``x``), per-interval polynomial coefficients for
+    ``cubic`` and ``akima``, the midpoints for ``nearest``. A query, ``interp(t)``, is then one
     ``torch.searchsorted``, one gather and a Horner evaluation, with no host
     synchronisation and no Python branching on tensor values, so it runs under
     ``torch.compile(fullgraph=True)`` and on GPU without transfers. A shared ``[T]``
@@ -140,9 +141,20 @@ class Interpolator:
             self._set_values(flat)
             return
         h = knots[1:] - knots[:-1]
+        self._search = times[..., 1:-1].contiguous()
+        if self._shared:
+            self._left = times[:-1]
+        else:
+            self._left = times[:, :-1].transpose(0, 1).reshape(-1)
         if method == "linear":
-            coef = linear_coefficients(flat, h)
-        elif method == "cubic":
+            # Memory-lean: the samples themselves (no copy) and one tensor of slopes,
+            # as two row views each (time slice / (interval, element) rows).
+            slopes = secant_slopes(flat, h)
+            self._set_values(flat)
+            self._slopes = slopes.reshape(t_len - 1, batch * features)
+            self._slope_rows = slopes.reshape((t_len - 1) * batch, features)
+            return
+        if method == "cubic":
             coef = hermite_coefficients(flat, catmull_rom_slopes(flat, knots, h), h)
         else:
             coef = hermite_coefficients(flat, akima_slopes(flat, h), h)
@@ -151,11 +163,6 @@ class Interpolator:
         # [(T - 1) * B, n * F] where interval k of batch element b sits in row k * B + b.
         self._coef = coef.reshape(t_len - 1, batch * self._order * features)
         self._coef_rows = coef.reshape((t_len - 1) * batch, self._order * features)
-        self._search = times[..., 1:-1].contiguous()
-        if self._shared:
-            self._left = times[:-1]
-        else:
-            self._left = times[:, :-1].transpose(0, 1).reshape(-1)
 
     def _set_values(self, flat: torch.Tensor) -> None:
         t_len, batch, features = flat.shape
@@ -217,6 +224,12 @@ class Interpolator:
         if self._shared and t.dim() == 0:
             # One time for a shared grid: select a whole [B, ...] time slice.
             q = t.reshape(1)
+            if self._kind == "linear":
+                k = torch.searchsorted(self._search, q, right=True)
+                s = torch.clamp(q, self._lo, self._hi) - self._left.index_select(0, k)
+                return torch.addcmul(
+                    self._values.index_select(0, k), self._slopes.index_select(0, k), s
+                ).reshape(out_shape)
             if self._kind in _POLYNOMIAL:
                 k = torch.searchsorted(self._search, q, right=True)
                 c = self._coef.index_select(0, k).reshape(
@@ -229,6 +242,14 @@ class Interpolator:
             return self._values.index_select(0, k).reshape(out_shape)
         if t.dim() == 0:
             t = t.expand(batch)
+        if self._kind == "linear":
+            k = self._locate(t, right=True)
+            rows = k * batch + self._arange
+            left = self._left.index_select(0, k if self._shared else rows)
+            s = (torch.clamp(t, self._lo, self._hi) - left).reshape(batch, 1)
+            return torch.addcmul(
+                self._value_rows.index_select(0, rows), self._slope_rows.index_select(0, rows), s
+            ).reshape(out_shape)
         if self._kind in _POLYNOMIAL:
             k = self._locate(t, right=True)
             rows = k * batch + self._arange  # interval k of element b: row k * B + b
@@ -275,6 +296,12 @@ class Interpolator:
             if n == 0:
                 return torch.empty(out_shape, dtype=self._dtype, device=self._device)
             return torch.stack([self(q) for q in t.unbind(0)])
+        if self._kind == "linear":
+            k = torch.searchsorted(self._search, t, right=True)
+            s = torch.clamp(t, self._lo, self._hi) - self._left.index_select(0, k)
+            return torch.addcmul(
+                self._values.index_select(0, k), self._slopes.index_select(0, k), s[:, None]
+            ).reshape(out_shape)
         if self._kind in _POLYNOMIAL:
             k = torch.searchsorted(self._search, t, right=True)
             c = self._coef.index_select(0, k).reshape(n * batch, self._order, self._features)
