@@ -43,8 +43,8 @@ class Mixed(nn.Module):
         return self.head(self.lif2(s) + x.sum(-1, keepdim=True))  # x is a boundary too
 
 
-def _solve(func: ODEFuncFromFX, x, grid, mask, precompute: bool, method: str = "trap"):
-    func.set_inputs(x, grid, mask)
+def _solve(func: ODEFuncFromFX, x, x_time, grid, mask, precompute: bool, method: str):
+    func.set_inputs(x, x_time, mask)
     func.set_step_size(float(grid[1] - grid[0]))
     if precompute:
         assert func.precompute(grid) is True
@@ -56,19 +56,21 @@ def _solve(func: ODEFuncFromFX, x, grid, mask, precompute: bool, method: str = "
 
 
 @pytest.mark.parametrize("method", ["gl", "trap", "pred"])
-def test_precomputed_solve_equals_per_evaluation_solve(method: str) -> None:
+@pytest.mark.parametrize("substeps", [1, 2], ids=["grid=x_time", "grid=2x"])
+def test_precomputed_solve_equals_per_evaluation_solve(method: str, substeps: int) -> None:
     torch.manual_seed(0)
     model = Mixed().double()
     func = ODEFuncFromFX(model)
     part = split_input_part(func.ode_gm, func.neuron_count)
     assert part is not None and len(part.frontier_names) == 2  # tanh(fc1(.)), skip(x)
-    x = 2.0 * torch.rand(300, 4, 3, dtype=DT)  # 300 > two blocks of 128
-    grid = torch.linspace(0.0, 2.0, 300, dtype=DT)
+    x = 2.0 * torch.rand(300 // substeps, 4, 3, dtype=DT)
+    x_time = torch.linspace(0.0, 2.0, 300 // substeps, dtype=DT)
+    grid = torch.linspace(0.0, 2.0, 300, dtype=DT)  # 300 > two blocks of 128
     mask = torch.tensor([1.0, 0.0, 1.0], dtype=DT)
     results = []
     for pre in (False, True):
         model.zero_grad()
-        out, states = _solve(func, x, grid, mask, pre, method)
+        out, states = _solve(func, x, x_time, grid, mask, pre, method)
         (out.pow(2).sum() + sum(s.sum() for s in states)).backward()
         results.append((out.detach(), [p.grad.clone() for p in model.parameters()]))
     (a, ga), (b, gb) = results

@@ -70,7 +70,7 @@ class _InputTable:
         self.index = {t: k for k, t in enumerate(times.tolist())}
         self.extras = extras
         self.split = split  # rows hold the frontier too: call the state graph
-        self.compute = compute  # compute(times) -> list of [n, ...] columns
+        self.compute = compute  # compute(start, stop) -> list of [stop - start, ...] columns
         self.size = size
         self.retain = retain  # keep every block (evaluations re-run in backward)
         self.blocks: dict[int, list[tuple[torch.Tensor, ...]]] = {}
@@ -79,7 +79,7 @@ class _InputTable:
         b, i = divmod(k, self.size)
         rows = self.blocks.get(b)
         if rows is None:
-            columns = self.compute(self.times[b * self.size : (b + 1) * self.size])
+            columns = self.compute(b * self.size, min((b + 1) * self.size, self.times.shape[0]))
             rows = list(zip(*[c.unbind(0) for c in columns]))
             if len(self.blocks) >= 2 and not self.retain:
                 del self.blocks[min(self.blocks)]
@@ -606,7 +606,29 @@ class ODEFuncFromFX(nn.Module):
         if inputs.interpolator is None:
             raise RuntimeError("call set_inputs(x, x_time) before precompute(times)")
         interpolator = inputs.interpolator
-        x_first = interpolator.at(times[:INPUT_BLOCK])  # checks times
+        # Checks times (an empty query when it is a 1-d tensor, else the failing call).
+        one_d = isinstance(times, torch.Tensor) and times.dim() == 1
+        interpolator.at(times[:0] if one_d else times)
+        x_samples = inputs.x
+        knots = interpolator.x_time
+        on_knots = (
+            interpolator.shared_grid
+            and times.shape == knots.shape
+            and bool(torch.equal(times.to(knots.dtype), knots))
+        )
+
+        def input_at(start: int, stop: int) -> torch.Tensor:
+            """``interpolator.at(times[start:stop])``; on the sample times, the samples
+            themselves (the same values: the interpolant reproduces every sample but the
+            last exactly), so the first layer saves views of ``x``, not a copy."""
+            if not on_knots:
+                return interpolator.at(times[start:stop])
+            last = x_samples.shape[0] - 1
+            if stop <= last:
+                return x_samples[start:stop]
+            return torch.cat([x_samples[start:last], interpolator.at(times[last:stop])])
+
+        x_first = input_at(0, INPUT_BLOCK)
         extras = self._positional(inputs.extra_args, inputs.extra_kwargs)
         part = self._input_part
         split = (
@@ -636,8 +658,8 @@ class ODEFuncFromFX(nn.Module):
                 )
                 _log.debug("vmap of the input part failed", exc_info=exc)
 
-        def compute(block_times: torch.Tensor) -> list[torch.Tensor]:
-            x_block = interpolator.at(block_times)
+        def compute(start: int, stop: int) -> list[torch.Tensor]:
+            x_block = input_at(start, stop)
             return [x_block, *frontier_of(x_block, *extras)] if split else [x_block]
 
         table = _InputTable(times, extras, split, compute, bool(retain))
