@@ -35,7 +35,8 @@ class GLTypeStepper(Stepper):
         self.scales = scales
         self.coef_rev = [torch.flip(c, dims=(0,)) for c in coefs]
         self.bufs = [
-            new_history(problem, problem.n_points, y, c) for y, c in zip(problem.y0, self.coef_rev)
+            new_history(problem, problem.n_points, y, c, stream=True)
+            for y, c in zip(problem.y0, self.coef_rev)
         ]
 
     def step(

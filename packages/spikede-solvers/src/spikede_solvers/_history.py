@@ -36,6 +36,7 @@ from torch.autograd.function import once_differentiable
 
 from spikede_solvers._base import Problem
 from spikede_solvers._soe import DEFAULT_TERMS, DEFAULT_WINDOW, SoeTail, fit_soe_tail
+from spikede_solvers._stream import StreamingHistory
 
 __all__ = ["DEFAULT_BLOCK", "History", "new_history"]
 
@@ -255,7 +256,9 @@ class _FarRow(torch.autograd.Function):
         return grad.new_zeros(()), None, None
 
 
-def new_history(problem: Problem, rows: int, like: Tensor, coef_rev: Tensor) -> History:
+def new_history(
+    problem: Problem, rows: int, like: Tensor, coef_rev: Tensor, stream: bool = False
+) -> History | StreamingHistory:
     """A :class:`History` for one state component, with the SOE tail if the options ask.
 
     Args:
@@ -264,6 +267,10 @@ def new_history(problem: Problem, rows: int, like: Tensor, coef_rev: Tensor) -> 
         rows: Number of buffer rows.
         like: A state row (shape, dtype, device).
         coef_rev: The method's coefficients by lag, reversed (as for ``lagged_sum``).
+        stream: The caller reads ``lagged_sum(c, n, n + 1)`` then writes row ``n + 1``
+            at every step; with the SOE tail, one order and no gradient recorded, a
+            :class:`~spikede_solvers._stream.StreamingHistory` (memory independent of
+            the number of steps) is returned.
     """
     if problem.options.get("history", "full") != "soe":
         block = (
@@ -276,6 +283,8 @@ def new_history(problem: Problem, rows: int, like: Tensor, coef_rev: Tensor) -> 
         int(problem.options.get("soe_terms", DEFAULT_TERMS)),
         like.dim(),
     )
+    if stream and tail is not None and coef_rev.dim() == 1 and not torch.is_grad_enabled():
+        return StreamingHistory(like, coef_rev, tail)
     return History(rows, like, tail, reuse_for_grad=not coef_rev.requires_grad)
 
 

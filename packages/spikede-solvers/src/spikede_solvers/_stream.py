@@ -1,0 +1,65 @@
+"""Streaming fast history for solves without gradients (inference).
+
+With ``history="soe"`` (see :mod:`spikede_solvers._soe`) a step needs only the last
+``window`` rows exactly and ``K + 1`` running exponential sums for the older past. When
+no gradient is recorded, nothing else is ever read again, so this history keeps just
+those ``K + 1 + window`` rows in one work tensor: the running sums, then the last
+``window`` rows as a ring (row ``k`` in slot ``k % window``). The history sum of a step is
+then a single matrix-vector product of the work tensor with a mixing vector (the SOE
+amplitudes, then the exact coefficients rotated to the ring's phase; the ``window``
+rotations are built once). Memory does not grow with the number of steps.
+
+It serves methods that read ``lagged_sum(coef, last=n, count=n + 1)`` and then write row
+``n + 1`` (the Grünwald–Letnikov family). Values equal those of the full-buffer SOE
+history up to rounding (the same terms, summed in one product).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from spikede_solvers._soe import SoeTail
+
+__all__ = ["StreamingHistory"]
+
+
+class StreamingHistory:
+    """SOE history of ``K + 1 + window`` rows for a gradient-free solve (see module doc).
+
+    Args:
+        like: A state row (shape, dtype, device).
+        coef_rev: The method's coefficients by lag, reversed, 1-d (one order).
+        tail: The fitted SOE tail of those coefficients.
+    """
+
+    def __init__(self, like: Tensor, coef_rev: Tensor, tail: SoeTail) -> None:
+        window = tail.window
+        terms = tail.decays.shape[0]
+        self.window, self.terms = window, terms
+        self.shape = like.shape
+        self.work = torch.zeros((terms + window, *like.shape), dtype=like.dtype, device=like.device)
+        self.soe = self.work[:terms]
+        self.ring = list(self.work[terms:].unbind(0))
+        self.decays = tail.decays
+        self.work_t = self.work.reshape(terms + window, -1).t()
+        by_lag = torch.flip(coef_rev.detach(), dims=(0,))[:window]
+        phase = torch.arange(window, device=like.device)
+        lag = (phase[:, None] - phase[None, :]) % window  # slot j holds lag (p - j) mod W
+        self.mix = torch.cat(
+            [tail.amplitudes.detach().to(like.dtype).expand(window, terms), by_lag[lag]], dim=1
+        ).contiguous()
+
+    def lagged_sum(self, coef_rev: Tensor, last: int, count: int) -> Tensor:
+        """``sum_{lag >= 0} c_lag * row[last - lag]`` (exact window plus SOE tail)."""
+        return torch.mv(self.work_t, self.mix[last % self.window]).view(self.shape)
+
+    def write(self, k: int, value: Tensor) -> None:
+        """Store row ``k``; the row ``k - window`` it replaces joins the running sums."""
+        slot = self.ring[k % self.window]
+        if k >= self.window:
+            torch.addcmul(slot, self.soe, self.decays, out=self.soe)
+        slot.copy_(value)
+
+    def release(self) -> None:
+        """Nothing refers back to this object (no autograd nodes)."""
