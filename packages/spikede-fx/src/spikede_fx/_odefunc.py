@@ -55,7 +55,7 @@ class _InputTable:
     block, where indexing would allocate a block-sized gradient per step.
     """
 
-    __slots__ = ("blocks", "compute", "extras", "index", "retain", "size", "split", "times")
+    __slots__ = ("blocks", "compute", "extras", "index", "size", "split", "times")
 
     def __init__(
         self,
@@ -63,7 +63,6 @@ class _InputTable:
         extras: list[Any],
         split: bool,
         compute: Any,
-        retain: bool,
         size: int = INPUT_BLOCK,
     ) -> None:
         self.times = times
@@ -72,7 +71,6 @@ class _InputTable:
         self.split = split  # rows hold the frontier too: call the state graph
         self.compute = compute  # compute(start, stop) -> list of [stop - start, ...] columns
         self.size = size
-        self.retain = retain  # keep every block (evaluations re-run in backward)
         self.blocks: dict[int, list[tuple[torch.Tensor, ...]]] = {}
 
     def row(self, k: int) -> tuple[torch.Tensor, ...]:
@@ -81,7 +79,7 @@ class _InputTable:
         if rows is None:
             columns = self.compute(b * self.size, min((b + 1) * self.size, self.times.shape[0]))
             rows = list(zip(*[c.unbind(0) for c in columns]))
-            if len(self.blocks) >= 2 and not self.retain:
+            if len(self.blocks) >= 2:
                 del self.blocks[min(self.blocks)]
             self.blocks[b] = rows
         return rows[i]
@@ -545,7 +543,7 @@ class ODEFuncFromFX(nn.Module):
         x_t = inputs.interpolator(t)
         return self.ode_gm(*v_mems, x_t, *inputs.extra_args, **inputs.extra_kwargs)
 
-    def precompute(self, times: torch.Tensor, retain: bool = False) -> bool:
+    def precompute(self, times: torch.Tensor) -> bool:
         """Evaluate the input-driven part of the network at every time of ``times`` at once.
 
         Many layers see only the input: in ``Linear -> LIF -> Linear -> LIF`` the first
@@ -566,15 +564,13 @@ class ODEFuncFromFX(nn.Module):
         precomputed.
 
         The work is done in blocks of 128 times, each when the solve first reaches
-        it, and only the two most recent blocks are kept; with ``retain`` every block
-        is computed at once and kept.
+        it, and only the two most recent blocks are kept (do not combine this with
+        activation checkpointing of the evaluations: a block computed inside a
+        checkpointed evaluation would change what it saves).
 
         Args:
             times: The solver's evaluation times ``[N]`` (the grid), on the device of
                 the input.
-            retain: Keep every block until :meth:`clear_inputs`, for evaluations that
-                are re-run in backward (activation checkpointing): a re-run must read
-                the tensors the forward pass read.
 
         Returns:
             ``True`` when the input-driven layers were precomputed, ``False`` when only
@@ -662,15 +658,10 @@ class ODEFuncFromFX(nn.Module):
             x_block = input_at(start, stop)
             return [x_block, *frontier_of(x_block, *extras)] if split else [x_block]
 
-        table = _InputTable(times, extras, split, compute, bool(retain))
+        table = _InputTable(times, extras, split, compute)
         # Block 0 is already computed (it served as the vmap check).
         first = [x_first, *frontier] if split else [x_first]
         table.blocks[0] = list(zip(*[c.unbind(0) for c in first]))
-        if retain:
-            # Now, outside the evaluations: a block computed inside a checkpointed
-            # evaluation would add to the tensors that evaluation saves.
-            for k in range(INPUT_BLOCK, times.shape[0], INPUT_BLOCK):
-                table.row(k)
         inputs.table = table
         return split
 

@@ -71,9 +71,8 @@ def _rebinding_field(odefunc: ODEFuncFromFX, field: Any, h: float) -> Any:
     """The vector field for ``options={"checkpoint": True}``.
 
     The solver re-runs evaluations in backward, after this call has cleared its inputs:
-    the first re-run reinstates this call's cached inputs (with the precomputed
-    input-driven part, so the re-run reads the tensors the forward pass read) and step
-    size, and a callback clears them when that backward pass ends.
+    the first re-run reinstates this call's cached inputs and step size, and a callback
+    clears them when that backward pass ends.
     """
     cached = odefunc.cached_inputs()
 
@@ -604,10 +603,11 @@ class SNNWrapper(nn.Module):
         alphas, coefs = self._solver_orders(x.dtype)
         odefunc.set_inputs(x, x_time, *model_args, **model_kwargs)
         try:
-            # The input-driven layers run once for the whole grid (not with torch.compile:
-            # the compiled field keeps the per-evaluation graph).
-            if not self.compile:
-                odefunc.precompute(grid, retain=bool(opts.get("checkpoint")))
+            # The input-driven layers run once per block of grid times. Not with
+            # torch.compile (the compiled field keeps the per-evaluation graph), nor with
+            # checkpointing (whose evaluations keep no activations, the layers included).
+            if not (self.compile or opts.get("checkpoint")):
+                odefunc.precompute(grid)
             odefunc.set_step_size(h)
             field = self._vector_field()
             if opts.get("checkpoint"):
