@@ -31,21 +31,7 @@ import time
 from collections.abc import Callable
 
 import torch
-
-
-class _SpikeFn(torch.autograd.Function):
-    """Heaviside forward, sigmoid(4x) surrogate derivative backward."""
-
-    @staticmethod
-    def forward(ctx, x: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
-        ctx.save_for_backward(x)
-        return (x >= 0).to(x.dtype)
-
-    @staticmethod
-    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
-        (x,) = ctx.saved_tensors
-        s = torch.sigmoid(4.0 * x)
-        return grad * 4.0 * s * (1.0 - s)
+from run import _SpikeFn  # the floor's spike function (benchmarks/run.py)
 
 
 def _floor_step(v: torch.Tensor, current: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

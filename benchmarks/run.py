@@ -284,6 +284,18 @@ def peak_memory_mib(fb: Callable[[], Any]) -> float:
     return peak / 2**20
 
 
+def _describe(case: Case) -> dict[str, Any]:
+    """The fields of a result row that name its case."""
+    return {
+        "workload": case.workload,
+        "T": case.T,
+        "case": case.label,
+        "integrator": case.integrator,
+        "method": case.method,
+        "options": case.options,
+    }
+
+
 def measure(case: Case, repeat: int, memory: bool) -> dict[str, Any]:
     warm_T = min(case.T, 20)
     wf, wfb = build(case, warm_T)
@@ -291,12 +303,7 @@ def measure(case: Case, repeat: int, memory: bool) -> dict[str, Any]:
     wfb()
     fwd, fb = build(case)
     row: dict[str, Any] = {
-        "workload": case.workload,
-        "T": case.T,
-        "case": case.label,
-        "integrator": case.integrator,
-        "method": case.method,
-        "options": case.options,
+        **_describe(case),
         "fwd_s": median_seconds(fwd, repeat),
         "fwd_bwd_s": median_seconds(fb, repeat),
     }
@@ -350,12 +357,7 @@ def measure_isolated(
         result = {"error": f"child process exited with code {proc.exitcode}"}
     if result.get("error"):
         return {
-            "workload": case.workload,
-            "T": case.T,
-            "case": case.label,
-            "integrator": case.integrator,
-            "method": case.method,
-            "options": case.options,
+            **_describe(case),
             "fwd_s": None,
             "fwd_bwd_s": None,
             "peak_mib": None,
