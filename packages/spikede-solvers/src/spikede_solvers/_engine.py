@@ -181,11 +181,12 @@ def integrate(
     states = [y] if keep_states else []
     boundaries = []
     last = problem.n_points - 1
+    times = problem.t.unbind(0)  # the grid times as views, made once
     try:
         for n in range(problem.n_points):
             if n == last and not evaluate_last:
                 break
-            f, b = evaluator(problem.t[n], y)
+            f, b = evaluator(times[n], y)
             boundaries.append(b)
             if n == last:
                 break
