@@ -55,7 +55,7 @@ class _InputTable:
     block, where indexing would allocate a block-sized gradient per step.
     """
 
-    __slots__ = ("blocks", "compute", "extras", "index", "size", "split", "times")
+    __slots__ = ("blocks", "compute", "extras", "grid", "index", "size", "split", "times")
 
     def __init__(
         self,
@@ -67,11 +67,34 @@ class _InputTable:
     ) -> None:
         self.times = times
         self.index = {t: k for k, t in enumerate(times.tolist())}
+        # (storage, offset, stride) of the grid: a solver passing views of it (as
+        # spikede_solvers does) is looked up from metadata, without a device sync.
+        stride = times.stride(0) if times.shape[0] > 1 else 1
+        self.grid = (times.untyped_storage().data_ptr(), times.storage_offset(), stride)
         self.extras = extras
         self.split = split  # rows hold the frontier too: call the state graph
         self.compute = compute  # compute(start, stop) -> list of [stop - start, ...] columns
         self.size = size
         self.blocks: dict[int, list[tuple[torch.Tensor, ...]]] = {}
+
+    def lookup(self, t: float | torch.Tensor) -> int | None:
+        """The grid index of time ``t``, or ``None`` when ``t`` is not a grid time.
+
+        A 0-d view into the grid is found from its storage offset; any other 0-d CPU
+        tensor or number by value. A tensor on another device that is not such a view
+        is not looked up (reading its value would synchronise the device).
+        """
+        if isinstance(t, torch.Tensor):
+            if t.dim() != 0:
+                return None
+            ptr, offset, stride = self.grid
+            if stride > 0 and t.dtype == self.times.dtype and t.untyped_storage().data_ptr() == ptr:
+                k, rest = divmod(t.storage_offset() - offset, stride)
+                if rest == 0 and 0 <= k < self.times.shape[0]:
+                    return k
+            if t.device.type != "cpu":
+                return None
+        return self.index.get(float(t))
 
     def row(self, k: int) -> tuple[torch.Tensor, ...]:
         b, i = divmod(k, self.size)
@@ -533,8 +556,8 @@ class ODEFuncFromFX(nn.Module):
             )
         self.nfe += 1
         table = inputs.table
-        if table is not None and (not isinstance(t, torch.Tensor) or t.dim() == 0):
-            k = table.index.get(float(t))
+        if table is not None:
+            k = table.lookup(t)
             if k is not None:
                 row = table.row(k)
                 if table.split:

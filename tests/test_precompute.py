@@ -1,4 +1,5 @@
-"""``ODEFuncFromFX.precompute``: the input-driven part computed for a whole grid at once.
+"""``ODEFuncFromFX.precompute`` (spikede-fx) under the solvers and the wrapper: the
+input-driven part computed for a whole grid at once.
 
 Oracle: the same field evaluated without precompute (interpolation and every layer at each
 evaluation); values and gradients must agree, on and off the grid, across blocks.
@@ -161,3 +162,32 @@ def test_precompute_and_restore_errors() -> None:
     assert func.cached_inputs() is None and func.x is None
     func.restore_inputs(handle)
     assert func.x is not None
+
+
+def test_grid_times_are_found_by_view_and_by_value() -> None:
+    func = ODEFuncFromFX(nn.Sequential(nn.Linear(3, 4), Lif()).double())
+    x, grid = torch.rand(6, 2, 3, dtype=DT), torch.arange(6.0, dtype=DT)
+    func.set_inputs(x, grid)
+    func.precompute(grid)
+    table = func._inputs.table
+    views = grid.unbind(0)
+    assert [table.lookup(v) for v in views] == list(range(6))  # from metadata
+    assert table.lookup(grid[4].clone()) == 4  # a copy on the CPU: by value
+    assert table.lookup(4.0) == 4
+    assert table.lookup(torch.tensor(2.5, dtype=DT)) is None
+    assert table.lookup(torch.full((2,), 1.0, dtype=DT)) is None  # per-sample times
+
+
+def test_wrapper_solves_use_the_precomputed_part_at_every_step() -> None:
+    """No evaluation of a wrapper solve falls back to the per-evaluation graph."""
+    from spikede import LIFNeuron, SNNWrapper
+
+    net = SNNWrapper(nn.Sequential(nn.Linear(3, 4), LIFNeuron(), nn.Linear(4, 2), LIFNeuron()))
+    per_evaluation = []
+    net.odefunc.ode_gm.register_forward_hook(lambda *args: per_evaluation.append(1))
+    for method in ("gl", "trap", "pred"):
+        out = net(torch.rand(300, 2, 3), method=method)
+        assert out.shape == (300, 2, 2)
+    assert per_evaluation == []
+    net(torch.rand(30, 2, 3), options={"checkpoint": True})  # checkpointing does not precompute
+    assert per_evaluation
