@@ -108,7 +108,11 @@ class SNNWrapper(nn.Module):
     interpolated input between samples). The output has one entry per grid point. Each
     neuron's :attr:`~spikede_fx.BaseNeuron.dt` is set to the step, so with ``alpha = 1``
     (or ``odeint``/``euler``) and unit steps a :class:`spikede.LIFNeuron` network equals the
-    standard discrete-time LIF loop spike for spike.
+    standard discrete-time LIF loop spike for spike. The layers that see only the input
+    (typically the first ``Linear`` or ``Conv2d``) run vectorised over blocks of grid times
+    rather than once per step (:meth:`spikede_fx.ODEFuncFromFX.precompute`), with the same
+    values; with ``compile=True`` or ``options={"checkpoint": True}`` every evaluation runs
+    the whole graph.
 
     Under ``fdeint`` the neuron's right-hand side, reset impulse ``threshold * s / h``
     included, drives ``D^alpha v``: one Grünwald–Letnikov step of size ``h`` adds
