@@ -29,6 +29,8 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--T", type=int, default=1000, help="sequence length")
     p.add_argument("--methods", default="gl,l1,trap,pred", help="comma list of methods")
+    p.add_argument("--soe-terms", type=int, default=None, help="options['soe_terms']")
+    p.add_argument("--soe-window", type=int, default=None, help="options['soe_window']")
     args = p.parse_args(argv)
     torch.manual_seed(0)
     model = nn.Sequential(nn.Linear(64, 128), LIFNeuron(), nn.Linear(128, 10), LIFNeuron())
@@ -46,7 +48,12 @@ def main(argv: list[str] | None = None) -> int:
     print("|---|---|---|---|---|---|---|")
     for method in args.methods.split(","):
         runs = []
-        for opts in ({}, {"history": "soe"}):
+        soe: dict = {"history": "soe"}
+        if args.soe_terms is not None:
+            soe["soe_terms"] = args.soe_terms
+        if args.soe_window is not None:
+            soe["soe_window"] = args.soe_window
+        for opts in ({}, soe):
             net.zero_grad()
             out, states = net(x, method=method, options=opts, return_states=True)
             (out.sum() + sum(s.mean() for s in states)).backward()

@@ -11,13 +11,16 @@ __all__ = ["EulerSolver"]
 
 class _EulerStepper(Stepper):
     def __init__(self, problem: Problem) -> None:
-        self.t = problem.t
+        t = problem.t
+        # The steps in each state's dtype, as 0-d views made once.
+        steps = t[1:] - t[:-1]
+        by_dtype = {y.dtype: steps.to(y.dtype).unbind(0) for y in problem.y0}
+        self.steps = [by_dtype[y.dtype] for y in problem.y0]
 
     def step(
         self, n: int, y: tuple[Tensor, ...], f: tuple[Tensor, ...], evaluate: Evaluate
     ) -> tuple[Tensor, ...]:
-        h = self.t[n + 1] - self.t[n]
-        return tuple(yi + h.to(yi.dtype) * fi for yi, fi in zip(y, f))
+        return tuple(yi + h[n] * fi for yi, fi, h in zip(y, f, self.steps))
 
 
 class EulerSolver(Solver):

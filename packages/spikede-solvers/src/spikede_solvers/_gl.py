@@ -15,6 +15,7 @@ from torch import Tensor
 
 from spikede_solvers._base import Evaluate, Problem, Solver, Stepper
 from spikede_solvers._history import new_history
+from spikede_solvers._stream import StreamingHistory
 from spikede_solvers._weights import gl_weights
 
 __all__ = ["GLSolver", "GLTypeStepper"]
@@ -38,10 +39,19 @@ class GLTypeStepper(Stepper):
             new_history(problem, problem.n_points, y, c, stream=True)
             for y, c in zip(problem.y0, self.coef_rev)
         ]
+        # Gradient-free fast history: every component streams, with a fixed scale.
+        self.streaming: list[float] | None = None
+        if all(isinstance(b, StreamingHistory) for b in self.bufs):
+            self.streaming = [float(s) for s in scales]
 
     def step(
         self, n: int, y: tuple[Tensor, ...], f: tuple[Tensor, ...], evaluate: Evaluate
     ) -> tuple[Tensor, ...]:
+        if self.streaming is not None:
+            return tuple(
+                y0 + buf.advance(n, fi, scale)
+                for y0, buf, fi, scale in zip(self.y0, self.bufs, f, self.streaming)
+            )
         count = min(n + 1, self.window)
         out = []
         for i, y0 in enumerate(self.y0):

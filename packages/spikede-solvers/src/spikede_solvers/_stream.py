@@ -54,6 +54,15 @@ class StreamingHistory:
         """``sum_{lag >= 0} c_lag * row[last - lag]`` (exact window plus SOE tail)."""
         return torch.mv(self.work_t, self.mix[last % self.window]).view(self.shape)
 
+    def advance(self, last: int, f: Tensor, scale: float) -> Tensor:
+        """The Grünwald–Letnikov update ``z = scale * f - lagged_sum(last)``, stored as row
+        ``last + 1``, in one fused product (``addmv``) and the ring write."""
+        z = torch.addmv(
+            f.reshape(-1), self.work_t, self.mix[last % self.window], beta=scale, alpha=-1.0
+        ).view(self.shape)
+        self.write(last + 1, z)
+        return z
+
     def write(self, k: int, value: Tensor) -> None:
         """Store row ``k``; the row ``k - window`` it replaces joins the running sums."""
         slot = self.ring[k % self.window]

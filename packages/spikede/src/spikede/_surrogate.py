@@ -35,6 +35,9 @@ __all__ = [
 ]
 
 
+_is_functorch_wrapped = torch._C._functorch.is_functorch_wrapped_tensor
+
+
 def heaviside(x: torch.Tensor) -> torch.Tensor:
     """The spike function ``H(x) = 1[x >= 0]`` in the dtype of ``x``.
 
@@ -178,7 +181,10 @@ class Surrogate(nn.Module):
         """
         if not self._heaviside_forward or self._forward_hooks or self._forward_pre_hooks:
             return self(u - threshold)
-        spikes = torch.ge(u, threshold).to(u.dtype)
+        if _is_functorch_wrapped(u):  # vmap/grad transforms: no out= batching rule
+            spikes = torch.ge(u, threshold).to(u.dtype)
+        else:  # the comparison written as floats directly: one kernel, not two
+            spikes = torch.ge(u, threshold, out=torch.empty_like(u))
         if not (u.requires_grad and torch.is_grad_enabled()):
             return spikes
         relaxed = self.primitive(u - threshold)
