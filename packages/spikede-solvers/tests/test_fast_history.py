@@ -286,3 +286,30 @@ def test_streaming_history_without_gradients_equals_the_recorded_one(method, opt
     assert isinstance(hist, StreamingHistory)
     assert hist.work.shape[0] == 25 + 16
     assert not isinstance(new_history(problem, 1201, problem_like, coef_rev), StreamingHistory)
+
+
+@pytest.mark.parametrize("method", ["gl", "glmulti"])
+@pytest.mark.parametrize("memory", [1, 7, 50, 5000])
+def test_short_memory_streams_without_gradients(method: str, memory: int) -> None:
+    """Without gradients ``memory=M`` keeps a ring of M rows (one product per step); it
+    equals the buffered short-memory solve."""
+    from spikede_solvers._history import new_history
+    from spikede_solvers._stream import StreamingHistory
+
+    mix = torch.tensor([[0.3, -0.2], [0.1, 0.4]], dtype=torch.float64)
+    t = torch.linspace(0.0, 5.0, 401, dtype=torch.float64)
+    y0 = torch.tensor([[0.8, -0.3], [0.1, 0.5]], dtype=torch.float64)
+
+    def field(t, y):
+        return -y + torch.tanh(y @ mix)
+
+    with torch.no_grad():
+        streamed = fdeint(field, y0, t, 0.6, method, memory=memory)
+    recorded = fdeint(field, y0.clone().requires_grad_(), t, 0.6, method, memory=memory)
+    torch.testing.assert_close(streamed, recorded.detach(), rtol=1e-13, atol=1e-14)
+    problem = SimpleNamespace(options={}, memory=memory)
+    coef_rev = torch.linspace(1.0, 0.1, 400, dtype=torch.float64)
+    with torch.no_grad():
+        hist = new_history(problem, 401, y0, coef_rev, stream=True)
+    assert isinstance(hist, StreamingHistory)
+    assert hist.work.shape[0] == min(memory, 400)

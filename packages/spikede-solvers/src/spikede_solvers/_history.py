@@ -267,12 +267,19 @@ def new_history(
         rows: Number of buffer rows.
         like: A state row (shape, dtype, device).
         coef_rev: The method's coefficients by lag, reversed (as for ``lagged_sum``).
-        stream: The caller reads ``lagged_sum(c, n, n + 1)`` then writes row ``n + 1``
-            at every step; with the SOE tail, one order and no gradient recorded, a
-            :class:`~spikede_solvers._stream.StreamingHistory` (memory independent of
-            the number of steps) is returned.
+        stream: The caller reads ``lagged_sum(c, n, min(n + 1, window))`` then writes
+            row ``n + 1`` at every step; with the SOE tail or short memory, one order and
+            no gradient recorded, a :class:`~spikede_solvers._stream.StreamingHistory`
+            (memory independent of the number of steps) is returned.
     """
     if problem.options.get("history", "full") != "soe":
+        if (
+            stream
+            and problem.memory is not None
+            and coef_rev.dim() == 1
+            and not torch.is_grad_enabled()
+        ):
+            return StreamingHistory(like, coef_rev, None, window=problem.memory)
         block = (
             0 if problem.memory is not None else int(problem.options.get("block", DEFAULT_BLOCK))
         )

@@ -9,8 +9,11 @@ then a single matrix-vector product of the work tensor with a mixing vector (the
 amplitudes, then the exact coefficients rotated to the ring's phase; the ``window``
 rotations are built once). Memory does not grow with the number of steps.
 
-It serves methods that read ``lagged_sum(coef, last=n, count=n + 1)`` and then write row
-``n + 1`` (the Grünwald–Letnikov family). Values equal those of the full-buffer SOE
+Short memory (``memory=M``) streams the same way with no running sums: a ring of the last
+``M`` rows.
+
+It serves methods that read ``lagged_sum(coef, last=n, count=min(n + 1, window))`` and
+then write row ``n + 1`` (the Grünwald–Letnikov family). Values equal those of the full-buffer SOE
 history up to rounding (the same terms, summed in one product).
 """
 
@@ -25,30 +28,37 @@ __all__ = ["StreamingHistory"]
 
 
 class StreamingHistory:
-    """SOE history of ``K + 1 + window`` rows for a gradient-free solve (see module doc).
+    """History of ``K + 1 + window`` rows for a gradient-free solve (see module doc).
 
     Args:
         like: A state row (shape, dtype, device).
         coef_rev: The method's coefficients by lag, reversed, 1-d (one order).
-        tail: The fitted SOE tail of those coefficients.
+        tail: The fitted SOE tail of those coefficients, or ``None`` for short memory:
+            only the last ``window`` lags count (``memory=window``) and ``K + 1 = 0``.
+        window: The number of exact lags when ``tail`` is ``None``.
     """
 
-    def __init__(self, like: Tensor, coef_rev: Tensor, tail: SoeTail) -> None:
-        window = tail.window
-        terms = tail.decays.shape[0]
+    def __init__(
+        self, like: Tensor, coef_rev: Tensor, tail: SoeTail | None, window: int = 0
+    ) -> None:
+        if tail is not None:
+            window = tail.window
+        window = min(window, coef_rev.shape[0])
+        terms = 0 if tail is None else tail.decays.shape[0]
         self.window, self.terms = window, terms
         self.shape = like.shape
         self.work = torch.zeros((terms + window, *like.shape), dtype=like.dtype, device=like.device)
         self.soe = self.work[:terms]
         self.ring = list(self.work[terms:].unbind(0))
-        self.decays = tail.decays
+        self.decays = None if tail is None else tail.decays
         self.work_t = self.work.reshape(terms + window, -1).t()
         by_lag = torch.flip(coef_rev.detach(), dims=(0,))[:window]
         phase = torch.arange(window, device=like.device)
         lag = (phase[:, None] - phase[None, :]) % window  # slot j holds lag (p - j) mod W
-        self.mix = torch.cat(
-            [tail.amplitudes.detach().to(like.dtype).expand(window, terms), by_lag[lag]], dim=1
-        ).contiguous()
+        amplitudes = (
+            like.new_zeros(terms) if tail is None else tail.amplitudes.detach().to(like.dtype)
+        )
+        self.mix = torch.cat([amplitudes.expand(window, terms), by_lag[lag]], dim=1).contiguous()
 
     def lagged_sum(self, coef_rev: Tensor, last: int, count: int) -> Tensor:
         """``sum_{lag >= 0} c_lag * row[last - lag]`` (exact window plus SOE tail)."""
@@ -66,7 +76,7 @@ class StreamingHistory:
     def write(self, k: int, value: Tensor) -> None:
         """Store row ``k``; the row ``k - window`` it replaces joins the running sums."""
         slot = self.ring[k % self.window]
-        if k >= self.window:
+        if k >= self.window and self.terms:
             torch.addcmul(slot, self.soe, self.decays, out=self.soe)
         slot.copy_(value)
 
