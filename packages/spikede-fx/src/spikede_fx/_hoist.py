@@ -68,11 +68,8 @@ def split_input_part(ode_gm: fx.GraphModule, n_states: int) -> InputPart | None:
         elif any(p in input_dep for p in inputs):
             input_dep.add(node)
     meta_memo: dict[fx.Node, bool] = {}
-    hoisted = {
-        n
-        for n in input_dep
-        if n.op in _COMPUTE and n not in state_dep and not _is_meta(n, meta_memo)
-    }
+    # input_dep holds no state-dependent node (the loop above tests state_dep first).
+    hoisted = {n for n in input_dep if n.op in _COMPUTE and not _is_meta(n, meta_memo)}
     if not hoisted:
         return None
     frontier = [

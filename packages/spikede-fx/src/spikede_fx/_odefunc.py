@@ -6,7 +6,7 @@ import logging
 import numbers
 import threading
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
@@ -62,7 +62,7 @@ class _InputTable:
         times: torch.Tensor,
         extras: list[Any],
         split: bool,
-        compute: Any,
+        compute: Callable[[int, int], list[torch.Tensor]],
         size: int = INPUT_BLOCK,
     ) -> None:
         self.times = times
@@ -101,11 +101,16 @@ class _InputTable:
         rows = self.blocks.get(b)
         if rows is None:
             columns = self.compute(b * self.size, min((b + 1) * self.size, self.times.shape[0]))
-            rows = list(zip(*[c.unbind(0) for c in columns]))
-            if len(self.blocks) >= 2:
-                del self.blocks[min(self.blocks)]
-            self.blocks[b] = rows
+            rows = self.put(b, columns)
         return rows[i]
+
+    def put(self, b: int, columns: list[torch.Tensor]) -> list[tuple[torch.Tensor, ...]]:
+        """Store block ``b`` from its ``[n, ...]`` columns, dropping all but the newest block."""
+        rows = list(zip(*[c.unbind(0) for c in columns]))
+        if len(self.blocks) >= 2:
+            del self.blocks[min(self.blocks)]
+        self.blocks[b] = rows
+        return rows
 
 
 class _CallInputs:
@@ -683,8 +688,7 @@ class ODEFuncFromFX(nn.Module):
 
         table = _InputTable(times, extras, split, compute)
         # Block 0 is already computed (it served as the vmap check).
-        first = [x_first, *frontier] if split else [x_first]
-        table.blocks[0] = list(zip(*[c.unbind(0) for c in first]))
+        table.put(0, [x_first, *frontier] if split else [x_first])
         inputs.table = table
         return split
 

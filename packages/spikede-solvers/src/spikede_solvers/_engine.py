@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from typing import Any
 
@@ -128,14 +129,8 @@ class _Fused:
         self.sizes = [y.numel() for y in problem.y0]
         self.inner = evaluator
         flat = torch.cat([y.reshape(-1) for y in problem.y0])
-        self.problem = Problem(
-            (flat,),
-            problem.t,
-            problem.h,
-            problem.n_points,
-            [problem.components[0]],
-            problem.memory,
-            problem.options,
+        self.problem = dataclasses.replace(
+            problem, y0=(flat,), components=[problem.components[0]]
         )
 
     def split(self, flat: Tensor) -> tuple[Tensor, ...]:

@@ -272,27 +272,24 @@ def new_history(
             no gradient recorded, a :class:`~spikede_solvers._stream.StreamingHistory`
             (memory independent of the number of steps) is returned.
     """
+    streams = stream and coef_rev.dim() == 1 and not torch.is_grad_enabled()
+    reuse = not coef_rev.requires_grad
     if problem.options.get("history", "full") != "soe":
-        if (
-            stream
-            and problem.memory is not None
-            and coef_rev.dim() == 1
-            and not torch.is_grad_enabled()
-        ):
+        if streams and problem.memory is not None:
             return StreamingHistory(like, coef_rev, None, window=problem.memory)
         block = (
             0 if problem.memory is not None else int(problem.options.get("block", DEFAULT_BLOCK))
         )
-        return History(rows, like, block=block, reuse_for_grad=not coef_rev.requires_grad)
+        return History(rows, like, block=block, reuse_for_grad=reuse)
     tail = fit_soe_tail(
         torch.flip(coef_rev, dims=(0,)),
         int(problem.options.get("soe_window", DEFAULT_WINDOW)),
         int(problem.options.get("soe_terms", DEFAULT_TERMS)),
         like.dim(),
     )
-    if stream and tail is not None and coef_rev.dim() == 1 and not torch.is_grad_enabled():
+    if streams and tail is not None:
         return StreamingHistory(like, coef_rev, tail)
-    return History(rows, like, tail, reuse_for_grad=not coef_rev.requires_grad)
+    return History(rows, like, tail, reuse_for_grad=reuse)
 
 
 def _weighted(w: Tensor, hist: Tensor) -> Tensor:

@@ -13,8 +13,8 @@ Short memory (``memory=M``) streams the same way with no running sums: a ring of
 ``M`` rows.
 
 It serves methods that read ``lagged_sum(coef, last=n, count=min(n + 1, window))`` and
-then write row ``n + 1`` (the Grünwald–Letnikov family). Values equal those of the full-buffer SOE
-history up to rounding (the same terms, summed in one product).
+then write row ``n + 1`` (the Grünwald–Letnikov family). Values equal those of the
+buffered history up to rounding (the same terms, summed in one product).
 """
 
 from __future__ import annotations
