@@ -141,7 +141,8 @@ def test_memory_at_least_n_equals_full_memory(method: str, alpha: float, n: int,
     y0 = torch.tensor([0.7, -0.2], dtype=F64)
     full = fdeint(field, y0, t, alpha, method)
     short = fdeint(field, y0, t, alpha, method, memory=n + extra)
-    assert torch.equal(full, short)
+    # Up to rounding: gl/glmulti with short memory stream and sum in a different order.
+    torch.testing.assert_close(full, short, rtol=1e-14, atol=1e-15)
 
 
 @budget

@@ -271,7 +271,9 @@ def test_streaming_history_without_gradients_equals_the_recorded_one(method, opt
 
     with torch.no_grad():
         streamed = fdeint(field, y0, t, 0.6, method, options=options)
-    recorded = fdeint(field, y0.clone().requires_grad_(), t, 0.6, method, options=options)
+    # A learnable order keeps the whole buffer (the coefficients need their gradient).
+    order = torch.tensor(0.6, dtype=torch.float64, requires_grad=True)
+    recorded = fdeint(field, y0, t, order, method, options=options)
     full = fdeint(field, y0, t, 0.6, method)
     torch.testing.assert_close(streamed, recorded.detach(), rtol=1e-12, atol=1e-12)
     if options.get("soe_terms") is None:  # the default fit is accurate to ~1e-10
@@ -285,7 +287,8 @@ def test_streaming_history_without_gradients_equals_the_recorded_one(method, opt
         hist = new_history(problem, 1201, problem_like, coef_rev, stream=True)
     assert isinstance(hist, StreamingHistory)
     assert hist.work.shape[0] == 25 + 16
-    assert not isinstance(new_history(problem, 1201, problem_like, coef_rev), StreamingHistory)
+    learnable = coef_rev.clone().requires_grad_()
+    assert not isinstance(new_history(problem, 1201, problem_like, learnable), StreamingHistory)
 
 
 @pytest.mark.parametrize("method", ["gl", "glmulti"])
@@ -305,7 +308,8 @@ def test_short_memory_streams_without_gradients(method: str, memory: int) -> Non
 
     with torch.no_grad():
         streamed = fdeint(field, y0, t, 0.6, method, memory=memory)
-    recorded = fdeint(field, y0.clone().requires_grad_(), t, 0.6, method, memory=memory)
+    order = torch.tensor(0.6, dtype=torch.float64, requires_grad=True)  # keeps the buffer
+    recorded = fdeint(field, y0, t, order, method, memory=memory)
     torch.testing.assert_close(streamed, recorded.detach(), rtol=1e-13, atol=1e-14)
     problem = SimpleNamespace(options={}, memory=memory)
     coef_rev = torch.linspace(1.0, 0.1, 400, dtype=torch.float64)
@@ -313,3 +317,64 @@ def test_short_memory_streams_without_gradients(method: str, memory: int) -> Non
         hist = new_history(problem, 401, y0, coef_rev, stream=True)
     assert isinstance(hist, StreamingHistory)
     assert hist.work.shape[0] == min(memory, 400)
+
+
+STREAMED = [({"history": "soe"}, None), ({"history": "soe", "soe_window": 3, "soe_terms": 4}, None), ({}, 1), ({}, 5)]
+
+
+@pytest.mark.parametrize("method", ["gl", "glmulti"])
+@pytest.mark.parametrize(("options", "memory"), STREAMED)
+def test_streamed_training_gradcheck(method, options, memory) -> None:
+    """Fixed orders: training streams too (one StreamStep per step, adjoint run backwards
+    in time). gradcheck covers y0, a field parameter and two components."""
+    t = torch.linspace(0.0, 2.0, 30, dtype=F64)
+    y0 = torch.tensor([0.4, -0.3], dtype=F64, requires_grad=True)
+    lam = torch.tensor(0.8, dtype=F64, requires_grad=True)
+
+    def run(y0, lam):
+        def field(t, y):
+            return (-lam * y[0] + torch.cos(t) * y[1].sum(), -y[1] + torch.tanh(y[0][:1]))
+
+        return fdeint(field, (y0, 0.5 * y0[1:]), t, (0.6, 0.8), method, memory=memory, options=options)
+
+    assert gradcheck(run, (y0, lam), eps=1e-6, atol=1e-8)
+
+
+@pytest.mark.parametrize("method", ["gl", "glmulti"])
+@pytest.mark.parametrize(("options", "memory"), STREAMED)
+def test_streamed_training_equals_the_buffered_history(method, options, memory) -> None:
+    """Values and gradients of the streamed steps equal the buffered history (which a
+    learnable order selects) on a longer solve, also when the loss reads only early steps
+    and when backward runs twice on a retained graph; no history row is kept per step."""
+    from spikede_solvers import _stream
+
+    t = torch.linspace(0.0, 8.0, 300, dtype=F64)
+    weight = torch.tensor([[0.3, -0.2], [0.1, 0.4]], dtype=F64, requires_grad=True)
+    y0 = torch.tensor([[0.8, -0.3], [0.1, 0.5]], dtype=F64, requires_grad=True)
+    probe = torch.randn(300, 2, 2, dtype=F64, generator=torch.Generator().manual_seed(1))
+
+    def field(t, y):
+        return -y + torch.tanh(y @ weight) + torch.sin(t)
+
+    def grads(order, cut):
+        y = fdeint(field, y0, t, order, method, memory=memory, options=options)
+        loss = (y[:cut] * probe[:cut]).sum()
+        return y.detach(), torch.autograd.grad(loss, (y0, weight), retain_graph=True), loss
+
+    fixed = torch.tensor(0.6, dtype=F64)
+    learnable = fixed.clone().requires_grad_()
+    steps = []
+    real = _stream.StreamStep.forward
+    _stream.StreamStep.forward = lambda *a: (steps.append(1), real(*a))[1]
+    try:
+        for cut in (300, 120):
+            y_s, g_s, loss = grads(fixed, cut)
+            y_b, g_b, _ = grads(learnable, cut)
+            torch.testing.assert_close(y_s, y_b, rtol=1e-12, atol=1e-12)
+            for a, b in zip(g_s, g_b):
+                torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12)
+            again = torch.autograd.grad(loss, (y0, weight))
+            assert all(torch.equal(a, b) for a, b in zip(again, g_s))
+    finally:
+        _stream.StreamStep.forward = real
+    assert len(steps) == 2 * 299  # every step streamed (two solves with a fixed order)

@@ -15,7 +15,7 @@ from torch import Tensor
 
 from spikede_solvers._base import Evaluate, Problem, Solver, Stepper
 from spikede_solvers._history import new_history
-from spikede_solvers._stream import StreamingHistory
+from spikede_solvers._stream import StreamingHistory, StreamStep
 from spikede_solvers._weights import gl_weights
 
 __all__ = ["GLSolver", "GLTypeStepper"]
@@ -39,19 +39,23 @@ class GLTypeStepper(Stepper):
             new_history(problem, problem.n_points, y, c, stream=True)
             for y, c in zip(problem.y0, self.coef_rev)
         ]
-        # Gradient-free fast history: every component streams, with a fixed scale.
+        # Fixed coefficients and fast or short history: every component streams, with a
+        # fixed scale; recorded steps are one StreamStep each, linked by their z.
         self.streaming: list[float] | None = None
         if all(isinstance(b, StreamingHistory) for b in self.bufs):
             self.streaming = [float(s) for s in scales]
+        self.z: list[Tensor | None] = [None] * len(self.bufs)
 
     def step(
         self, n: int, y: tuple[Tensor, ...], f: tuple[Tensor, ...], evaluate: Evaluate
     ) -> tuple[Tensor, ...]:
         if self.streaming is not None:
-            return tuple(
-                y0 + buf.advance(n, fi, scale)
-                for y0, buf, fi, scale in zip(self.y0, self.bufs, f, self.streaming)
-            )
+            if not torch.is_grad_enabled():
+                return tuple(
+                    y0 + buf.advance(n, fi, scale)
+                    for y0, buf, fi, scale in zip(self.y0, self.bufs, f, self.streaming)
+                )
+            return tuple(self._recorded(i, n, fi) for i, fi in enumerate(f))
         count = min(n + 1, self.window)
         out = []
         for i, y0 in enumerate(self.y0):
@@ -61,6 +65,16 @@ class GLTypeStepper(Stepper):
             buf.write(n + 1, z)
             out.append(y0 + z)
         return tuple(out)
+
+    def _recorded(self, i: int, n: int, f: Tensor) -> Tensor:
+        """A streaming step with gradients enabled (one :class:`StreamStep`)."""
+        buf, prev = self.bufs[i], self.z[i]
+        if f.requires_grad or (prev is not None and prev.requires_grad):
+            z = StreamStep.apply(f, prev, buf, n, self.streaming[i])
+        else:
+            z = buf.advance(n, f, self.streaming[i])
+        self.z[i] = z
+        return self.y0[i] + z
 
 
 class GLSolver(Solver):

@@ -268,11 +268,17 @@ def new_history(
         like: A state row (shape, dtype, device).
         coef_rev: The method's coefficients by lag, reversed (as for ``lagged_sum``).
         stream: The caller reads ``lagged_sum(c, n, min(n + 1, window))`` then writes
-            row ``n + 1`` at every step; with the SOE tail or short memory, one order and
-            no gradient recorded, a :class:`~spikede_solvers._stream.StreamingHistory`
-            (memory independent of the number of steps) is returned.
+            row ``n + 1`` at every step (or records it with
+            :class:`~spikede_solvers._stream.StreamStep`); with the SOE tail or short
+            memory, one order and coefficients that need no gradient, a
+            :class:`~spikede_solvers._stream.StreamingHistory` (memory independent of
+            the number of steps) is returned.
     """
-    streams = stream and coef_rev.dim() == 1 and not torch.is_grad_enabled()
+    streams = (
+        stream
+        and coef_rev.dim() == 1
+        and not (coef_rev.requires_grad and torch.is_grad_enabled())
+    )
     reuse = not coef_rev.requires_grad
     if problem.options.get("history", "full") != "soe":
         if streams and problem.memory is not None:

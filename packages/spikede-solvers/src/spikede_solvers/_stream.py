@@ -15,16 +15,25 @@ Short memory (``memory=M``) streams the same way with no running sums: a ring of
 It serves methods that read ``lagged_sum(coef, last=n, count=min(n + 1, window))`` and
 then write row ``n + 1`` (the Grünwald–Letnikov family). Values equal those of the
 buffered history up to rounding (the same terms, summed in one product).
+
+Training streams too when the coefficients are fixed (no learnable order): each step is
+one autograd function, :class:`StreamStep`, whose backward runs the same kernel backwards
+in time. The history sum at step ``m`` is ``sum_l c_l z_{m-l}``, so row ``r`` receives
+``sum_l c_l mu_{r+l}`` from the sums' adjoints ``mu_m``: the same lagged sum over the
+adjoints, read in decreasing ``m``. Backward keeps its own ``K + 1 + window`` rows and
+stores nothing per step; the step's output ``z_{m+1}`` is the next step's input, so
+autograd runs the steps' backwards in order, latest first.
 """
 
 from __future__ import annotations
 
 import torch
 from torch import Tensor
+from torch.autograd.function import once_differentiable
 
 from spikede_solvers._soe import SoeTail
 
-__all__ = ["StreamingHistory"]
+__all__ = ["StreamStep", "StreamingHistory"]
 
 
 class StreamingHistory:
@@ -59,6 +68,24 @@ class StreamingHistory:
             like.new_zeros(terms) if tail is None else tail.amplitudes.detach().to(like.dtype)
         )
         self.mix = torch.cat([amplitudes.expand(window, terms), by_lag[lag]], dim=1).contiguous()
+        # Backward (StreamStep): the adjoint history, and the step it expects next.
+        self.adjoint: StreamingHistory | None = None
+        self.adjoint_top = self.adjoint_next = -1
+
+    def _adjoint_for(self, n: int) -> StreamingHistory:
+        """The adjoint history for the backward of step ``n`` (fresh for a new pass)."""
+        if self.adjoint is None or n != self.adjoint_next:
+            adj = object.__new__(StreamingHistory)
+            adj.__dict__.update(self.__dict__)
+            adj.adjoint = None
+            adj.work = torch.zeros_like(self.work)
+            adj.soe = adj.work[: self.terms]
+            adj.ring = list(adj.work[self.terms :].unbind(0))
+            adj.work_t = adj.work.reshape(self.work.shape[0], -1).t()
+            adj.mix = -self.mix  # it sums the adjoints mu = -grad of the sums
+            self.adjoint, self.adjoint_top = adj, n
+        self.adjoint_next = n - 1
+        return self.adjoint
 
     def lagged_sum(self, coef_rev: Tensor, last: int, count: int) -> Tensor:
         """``sum_{lag >= 0} c_lag * row[last - lag]`` (exact window plus SOE tail)."""
@@ -82,3 +109,32 @@ class StreamingHistory:
 
     def release(self) -> None:
         """Nothing refers back to this object (no autograd nodes)."""
+
+
+class StreamStep(torch.autograd.Function):
+    """One recorded streaming step ``z_{n+1} = scale * f_n - sum_l c_l z_{n-l}``.
+
+    ``forward(f, z_prev, history, n, scale)``: ``z_prev`` (``z_n``, ``None`` at ``n = 0``)
+    is not read (its value is in ``history``); it links the steps so that backward runs
+    them latest first and returns the gradient the history sums send to ``z_n``.
+    """
+
+    @staticmethod
+    def forward(ctx, f: Tensor, z_prev: Tensor | None, history: StreamingHistory, n: int, scale: float) -> Tensor:  # type: ignore[override]
+        ctx.history, ctx.n, ctx.scale = history, n, scale
+        ctx.has_prev = z_prev is not None
+        return history.advance(n, f, scale)
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad: Tensor):  # type: ignore[override]
+        history: StreamingHistory = ctx.history
+        n = ctx.n
+        adj = history._adjoint_for(n)
+        k = history.adjoint_top - n  # adjoint rows run backwards in time
+        adj.write(k, grad)
+        grad_prev = None
+        if ctx.has_prev:
+            grad_prev = adj.lagged_sum(adj.mix, k, 0)
+        grad_f = grad * ctx.scale if ctx.scale != 1.0 else grad
+        return grad_f, grad_prev, None, None, None
