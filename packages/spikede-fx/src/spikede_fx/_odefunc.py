@@ -559,7 +559,8 @@ class ODEFuncFromFX(nn.Module):
                 f"v_mems must hold {self.neuron_count} membrane tensors (one per neuron "
                 f"call {self.neuron_names}); got {len(v_mems)}"
             )
-        self.nfe += 1
+        # A plain attribute: nn.Module.__setattr__ would cost more than the count.
+        self.__dict__["nfe"] = self.nfe + 1
         table = inputs.table
         if table is not None:
             k = table.lookup(t)

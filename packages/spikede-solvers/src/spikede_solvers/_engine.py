@@ -134,9 +134,8 @@ class _Fused:
         )
 
     def split(self, flat: Tensor) -> tuple[Tensor, ...]:
-        return tuple(
-            part.view(shape) for part, shape in zip(flat.split(self.sizes), self.shapes)
-        )
+        parts = torch.split_with_sizes(flat, self.sizes)
+        return tuple(part.view(shape) for part, shape in zip(parts, self.shapes))
 
     def __call__(self, t: Tensor, y: tuple[Tensor, ...]) -> tuple[Tensor, ...]:
         derivatives, boundaries = self.inner(t, self.split(y[0]))

@@ -67,7 +67,8 @@ class StreamingHistory:
         amplitudes = (
             like.new_zeros(terms) if tail is None else tail.amplitudes.detach().to(like.dtype)
         )
-        self.mix = torch.cat([amplitudes.expand(window, terms), by_lag[lag]], dim=1).contiguous()
+        mix = torch.cat([amplitudes.expand(window, terms), by_lag[lag]], dim=1)
+        self.mix = mix.contiguous().unbind(0)  # one row per phase, indexed without an op
         # Backward (StreamStep): the adjoint history, and the step it expects next.
         self.adjoint: StreamingHistory | None = None
         self.adjoint_top = self.adjoint_next = -1
@@ -75,19 +76,20 @@ class StreamingHistory:
     def _adjoint_for(self, n: int) -> StreamingHistory:
         """The adjoint history for the backward of step ``n`` (fresh for a new pass)."""
         if self.adjoint is None or n != self.adjoint_next:
-            adj = object.__new__(StreamingHistory)
+            adj = object.__new__(type(self))
             adj.__dict__.update(self.__dict__)
             adj.adjoint = None
             adj.work = torch.zeros_like(self.work)
             adj.soe = adj.work[: self.terms]
             adj.ring = list(adj.work[self.terms :].unbind(0))
             adj.work_t = adj.work.reshape(self.work.shape[0], -1).t()
-            adj.mix = -self.mix  # it sums the adjoints mu = -grad of the sums
+            # It sums the adjoints mu = -grad of the sums.
+            adj.mix = (-torch.stack(self.mix)).unbind(0)
             self.adjoint, self.adjoint_top = adj, n
         self.adjoint_next = n - 1
         return self.adjoint
 
-    def lagged_sum(self, coef_rev: Tensor, last: int, count: int) -> Tensor:
+    def lagged_sum(self, coef_rev: Tensor | None, last: int, count: int) -> Tensor:
         """``sum_{lag >= 0} c_lag * row[last - lag]`` (exact window plus SOE tail)."""
         return torch.mv(self.work_t, self.mix[last % self.window]).view(self.shape)
 
@@ -135,6 +137,6 @@ class StreamStep(torch.autograd.Function):
         adj.write(k, grad)
         grad_prev = None
         if ctx.has_prev:
-            grad_prev = adj.lagged_sum(adj.mix, k, 0)
+            grad_prev = adj.lagged_sum(None, k, 0)
         grad_f = grad * ctx.scale if ctx.scale != 1.0 else grad
         return grad_f, grad_prev, None, None, None
