@@ -254,7 +254,7 @@ def test_snn_solve_without_states_keeps_boundaries_and_gradients():
         snn_solve(field, (v0,), t, alpha=0.6, keep_states=1)
 
 
-@pytest.mark.parametrize("method", ["gl", "glmulti"])
+@pytest.mark.parametrize("method", ["gl", "glmulti", "pred"])
 @pytest.mark.parametrize("options", [{"history": "soe"}, {"history": "soe", "soe_window": 4, "soe_terms": 10}])
 def test_streaming_history_without_gradients_equals_the_recorded_one(method, options) -> None:
     """Without gradients the SOE history streams (K + 1 + window rows, one product per
@@ -291,7 +291,7 @@ def test_streaming_history_without_gradients_equals_the_recorded_one(method, opt
     assert not isinstance(new_history(problem, 1201, problem_like, learnable), StreamingHistory)
 
 
-@pytest.mark.parametrize("method", ["gl", "glmulti"])
+@pytest.mark.parametrize("method", ["gl", "glmulti", "pred"])
 @pytest.mark.parametrize("memory", [1, 7, 50, 5000])
 def test_short_memory_streams_without_gradients(method: str, memory: int) -> None:
     """Without gradients ``memory=M`` keeps a ring of M rows (one product per step); it
@@ -322,7 +322,7 @@ def test_short_memory_streams_without_gradients(method: str, memory: int) -> Non
 STREAMED = [({"history": "soe"}, None), ({"history": "soe", "soe_window": 3, "soe_terms": 4}, None), ({}, 1), ({}, 5)]
 
 
-@pytest.mark.parametrize("method", ["gl", "glmulti"])
+@pytest.mark.parametrize("method", ["gl", "glmulti", "pred"])
 @pytest.mark.parametrize(("options", "memory"), STREAMED)
 def test_streamed_training_gradcheck(method, options, memory) -> None:
     """Fixed orders: training streams too (one StreamStep per step, adjoint run backwards
@@ -340,7 +340,7 @@ def test_streamed_training_gradcheck(method, options, memory) -> None:
     assert gradcheck(run, (y0, lam), eps=1e-6, atol=1e-8)
 
 
-@pytest.mark.parametrize("method", ["gl", "glmulti"])
+@pytest.mark.parametrize("method", ["gl", "glmulti", "pred"])
 @pytest.mark.parametrize(("options", "memory"), STREAMED)
 def test_streamed_training_equals_the_buffered_history(method, options, memory) -> None:
     """Values and gradients of the streamed steps equal the buffered history (which a
@@ -364,8 +364,9 @@ def test_streamed_training_equals_the_buffered_history(method, options, memory) 
     fixed = torch.tensor(0.6, dtype=F64)
     learnable = fixed.clone().requires_grad_()
     steps = []
-    real = _stream.StreamStep.forward
-    _stream.StreamStep.forward = lambda *a: (steps.append(1), real(*a))[1]
+    step_fn = _stream.SumStep if method == "pred" else _stream.StreamStep
+    real = step_fn.forward
+    step_fn.forward = lambda *a: (steps.append(1), real(*a))[1]
     try:
         for cut in (300, 120):
             y_s, g_s, loss = grads(fixed, cut)
@@ -376,5 +377,5 @@ def test_streamed_training_equals_the_buffered_history(method, options, memory) 
             again = torch.autograd.grad(loss, (y0, weight))
             assert all(torch.equal(a, b) for a, b in zip(again, g_s))
     finally:
-        _stream.StreamStep.forward = real
+        step_fn.forward = real
     assert len(steps) == 2 * 299  # every step streamed (two solves with a fixed order)

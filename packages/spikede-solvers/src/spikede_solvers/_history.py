@@ -267,9 +267,10 @@ def new_history(
         rows: Number of buffer rows.
         like: A state row (shape, dtype, device).
         coef_rev: The method's coefficients by lag, reversed (as for ``lagged_sum``).
-        stream: The caller reads ``lagged_sum(c, n, min(n + 1, window))`` then writes
-            row ``n + 1`` at every step (or records it with
-            :class:`~spikede_solvers._stream.StreamStep`); with the SOE tail or short
+        stream: The caller reads ``lagged_sum(c, n, min(n + 1, window))`` and writes
+            row ``n + 1``, or writes row ``n`` and then reads the sum ending at it, at
+            every step (or records it with :class:`~spikede_solvers._stream.StreamStep`
+            or :class:`~spikede_solvers._stream.SumStep`); with the SOE tail or short
             memory, one order and coefficients that need no gradient, a
             :class:`~spikede_solvers._stream.StreamingHistory` (memory independent of
             the number of steps) is returned.

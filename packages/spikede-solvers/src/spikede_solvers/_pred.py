@@ -14,6 +14,7 @@ from torch import Tensor
 
 from spikede_solvers._base import Evaluate, Problem, Solver, Stepper
 from spikede_solvers._history import new_history
+from spikede_solvers._stream import StreamingHistory, SumStep
 from spikede_solvers._weights import gamma, index, safe_pow
 
 __all__ = ["PredSolver"]
@@ -31,11 +32,19 @@ class _PredStepper(Stepper):
             b = safe_pow(k + 1.0, a) - safe_pow(k, a)
             g = torch.pow(a.new_tensor(problem.h), a) / gamma(a + 1.0)
             self.coef_rev.append(torch.flip(b * g, dims=(0,)))
-        self.bufs = [new_history(problem, n, y, c) for y, c in zip(problem.y0, self.coef_rev)]
+        self.bufs = [
+            new_history(problem, n, y, c, stream=True) for y, c in zip(problem.y0, self.coef_rev)
+        ]
+        # Fixed coefficients and fast or short history: the rows stream (see _stream.py);
+        # recorded steps are one SumStep each, linked by their outputs.
+        self.streaming = all(isinstance(b, StreamingHistory) for b in self.bufs)
+        self.links: list[Tensor | None] = [None] * len(self.bufs)
 
     def step(
         self, n: int, y: tuple[Tensor, ...], f: tuple[Tensor, ...], evaluate: Evaluate
     ) -> tuple[Tensor, ...]:
+        if self.streaming:
+            return tuple(self._streamed(i, n, fi) for i, fi in enumerate(f))
         count = min(n + 1, self.window)
         out = []
         for i, y0 in enumerate(self.y0):
@@ -43,6 +52,19 @@ class _PredStepper(Stepper):
             buf.write(n, f[i])
             out.append(y0 + buf.lagged_sum(self.coef_rev[i], n, count))
         return tuple(out)
+
+    def _streamed(self, i: int, n: int, f: Tensor) -> Tensor:
+        buf, link = self.bufs[i], self.links[i]
+        assert isinstance(buf, StreamingHistory)
+        if torch.is_grad_enabled() and (
+            f.requires_grad or (link is not None and link.requires_grad)
+        ):
+            total = SumStep.apply(f, link, buf, n)
+        else:
+            buf.write(n, f)
+            total = buf.lagged_sum(None, n, 0)
+        self.links[i] = total
+        return self.y0[i] + total
 
 
 class PredSolver(Solver):

@@ -13,12 +13,13 @@ Short memory (``memory=M``) streams the same way with no running sums: a ring of
 ``M`` rows.
 
 It serves methods that read ``lagged_sum(coef, last=n, count=min(n + 1, window))`` and
-then write row ``n + 1`` (the Grünwald–Letnikov family). Values equal those of the
+then write row ``n + 1`` (the Grünwald–Letnikov family), or write row ``n`` and then read
+the sum ending at it (``pred``, whose rows are the field values). Values equal those of the
 buffered history up to rounding (the same terms, summed in one product).
 
 Training streams too when the coefficients are fixed (no learnable order): each step is
-one autograd function, :class:`StreamStep`, whose backward runs the same kernel backwards
-in time. The history sum at step ``m`` is ``sum_l c_l z_{m-l}``, so row ``r`` receives
+one autograd function, :class:`StreamStep` (or :class:`SumStep` for ``pred``), whose
+backward runs the same kernel backwards in time. The history sum at step ``m`` is ``sum_l c_l z_{m-l}``, so row ``r`` receives
 ``sum_l c_l mu_{r+l}`` from the sums' adjoints ``mu_m``: the same lagged sum over the
 adjoints, read in decreasing ``m``. Backward keeps its own ``K + 1 + window`` rows and
 stores nothing per step; the step's output ``z_{m+1}`` is the next step's input, so
@@ -33,7 +34,7 @@ from torch.autograd.function import once_differentiable
 
 from spikede_solvers._soe import SoeTail
 
-__all__ = ["StreamStep", "StreamingHistory"]
+__all__ = ["StreamStep", "StreamingHistory", "SumStep"]
 
 
 class StreamingHistory:
@@ -73,8 +74,9 @@ class StreamingHistory:
         self.adjoint: StreamingHistory | None = None
         self.adjoint_top = self.adjoint_next = -1
 
-    def _adjoint_for(self, n: int) -> StreamingHistory:
-        """The adjoint history for the backward of step ``n`` (fresh for a new pass)."""
+    def _adjoint_for(self, n: int, sign: float) -> StreamingHistory:
+        """The adjoint history for the backward of step ``n`` (fresh for a new pass); its
+        sums carry the coefficients times ``sign``."""
         if self.adjoint is None or n != self.adjoint_next:
             adj = object.__new__(type(self))
             adj.__dict__.update(self.__dict__)
@@ -83,8 +85,8 @@ class StreamingHistory:
             adj.soe = adj.work[: self.terms]
             adj.ring = list(adj.work[self.terms :].unbind(0))
             adj.work_t = adj.work.reshape(self.work.shape[0], -1).t()
-            # It sums the adjoints mu = -grad of the sums.
-            adj.mix = (-torch.stack(self.mix)).unbind(0)
+            if sign != 1.0:
+                adj.mix = (sign * torch.stack(self.mix)).unbind(0)
             self.adjoint, self.adjoint_top = adj, n
         self.adjoint_next = n - 1
         return self.adjoint
@@ -132,7 +134,7 @@ class StreamStep(torch.autograd.Function):
     def backward(ctx, grad: Tensor):  # type: ignore[override]
         history: StreamingHistory = ctx.history
         n = ctx.n
-        adj = history._adjoint_for(n)
+        adj = history._adjoint_for(n, -1.0)  # the sum enters z with a minus sign
         k = history.adjoint_top - n  # adjoint rows run backwards in time
         adj.write(k, grad)
         grad_prev = None
@@ -140,3 +142,29 @@ class StreamStep(torch.autograd.Function):
             grad_prev = adj.lagged_sum(None, k, 0)
         grad_f = grad * ctx.scale if ctx.scale != 1.0 else grad
         return grad_f, grad_prev, None, None, None
+
+
+class SumStep(torch.autograd.Function):
+    """One recorded step of a method whose history holds the field values (``pred``):
+    store ``f_n`` as row ``n`` and return ``sum_l c_l f_{n-l}``.
+
+    ``forward(f, link, history, n)``: ``link`` (the previous step's output, ``None`` at
+    ``n = 0``) carries no value and gets no gradient; it orders backward, latest step
+    first. Backward returns ``sum_l c_l g_{n+l}``, the gradient of ``f_n``.
+    """
+
+    @staticmethod
+    def forward(ctx, f: Tensor, link: Tensor | None, history: StreamingHistory, n: int) -> Tensor:  # type: ignore[override]
+        ctx.history, ctx.n = history, n
+        history.write(n, f)
+        return history.lagged_sum(None, n, 0)
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad: Tensor):  # type: ignore[override]
+        history: StreamingHistory = ctx.history
+        n = ctx.n
+        adj = history._adjoint_for(n, 1.0)
+        k = history.adjoint_top - n
+        adj.write(k, grad)
+        return adj.lagged_sum(None, k, 0), None, None, None
