@@ -25,6 +25,12 @@ Method:
   ``--repeat`` timed calls (``time.perf_counter``); calls longer than 5 s are repeated
   at most twice. ``fwd`` runs under ``torch.no_grad()``; ``fwd+bwd`` runs the forward
   with gradients and ``loss.backward()`` of the summed output.
+* Ratios (paired): the child of every case also builds that workload's floor and times
+  one floor call right before each timed call of the case. A time ratio is the median
+  over the repeats of ``case / floor`` of these adjacent pairs, so that a slow spell of
+  a shared machine, which lasts longer than a pair, affects both sides. (The floor's
+  own row times it alone; ratios against that row can differ by the machine's drift
+  between cases.)
 * Peak memory: the peak of live bytes allocated by torch during one forward+backward
   call, from the allocation and free events that ``torch.profiler`` records with
   ``profile_memory=True`` (summed in time order). It counts every tensor torch allocates
@@ -262,15 +268,36 @@ def cases_for(workloads: list[str], Ts: dict[str, list[int]], quick: bool) -> li
 # --------------------------------------------------------------------------- measuring
 
 
-def median_seconds(fn: Callable[[], Any], repeat: int) -> float:
+def _seconds(fn: Callable[[], Any]) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def median_seconds(
+    fn: Callable[[], Any], repeat: int, floor: Callable[[], Any] | None = None
+) -> tuple[float, float | None]:
+    """Median time of ``fn`` and, with ``floor``, the median of the paired ratios
+    ``fn / floor`` (one floor call timed right before each call of ``fn``)."""
     times: list[float] = []
+    ratios: list[float] = []
     for i in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
+        before = _seconds(floor) if floor is not None else None
+        times.append(_seconds(fn))
+        if before:
+            ratios.append(times[-1] / before)
         if times[-1] > SLOW_CALL and i >= 1:
             break
-    return statistics.median(times)
+    return statistics.median(times), (statistics.median(ratios) if ratios else None)
+
+
+def _floor_of(case: Case) -> Case | None:
+    """The floor case of ``case``'s workload and length (``None`` for a floor)."""
+    if case.integrator in ("floor", "solver-floor"):
+        return None
+    if case.workload == "solver":
+        return Case("solver", case.T, "floor (Euler loop)", "solver-floor")
+    return Case(case.workload, case.T, "floor (Euler LIF loop)")
 
 
 def peak_memory_mib(fb: Callable[[], Any]) -> float:
@@ -316,10 +343,20 @@ def measure(case: Case, repeat: int, memory: bool) -> dict[str, Any]:
     wf()
     wfb()
     fwd, fb = build(case)
+    floor_case = _floor_of(case)
+    floor_fwd = floor_fb = None
+    if floor_case is not None:
+        floor_fwd, floor_fb = build(floor_case)
+        floor_fwd()
+        floor_fb()
+    fwd_s, fwd_ratio = median_seconds(fwd, repeat, floor_fwd)
+    fb_s, fb_ratio = median_seconds(fb, repeat, floor_fb)
     row: dict[str, Any] = {
         **_describe(case),
-        "fwd_s": median_seconds(fwd, repeat),
-        "fwd_bwd_s": median_seconds(fb, repeat),
+        "fwd_s": fwd_s,
+        "fwd_bwd_s": fb_s,
+        "fwd_ratio": fwd_ratio,
+        "fwd_bwd_ratio": fb_ratio,
     }
     row["peak_mib"] = peak_memory_mib(fb) if memory else None
     row["max_rss_mib"] = _max_rss_mib()
@@ -388,10 +425,11 @@ def add_ratios(rows: list[dict[str, Any]]) -> None:
     for r in rows:
         f = floors.get((r["workload"], r["T"]))
         for key in ("fwd_s", "fwd_bwd_s", "peak_mib"):
+            name = key.replace("_s", "").replace("_mib", "") + "_ratio"
+            if r.get(name) is not None:  # paired ratio, measured in the case's child
+                continue
             ok = f is not None and r[key] is not None and f[key]
-            r[key.replace("_s", "").replace("_mib", "") + "_ratio"] = (
-                r[key] / f[key] if ok else None
-            )
+            r[name] = r[key] / f[key] if ok else None
         if r["workload"] == "solver" and r["fwd_s"] is not None:
             r["fwd_us_per_step"] = 1e6 * r["fwd_s"] / r["T"]
 
