@@ -19,11 +19,12 @@ buffered history up to rounding (the same terms, summed in one product).
 
 Training streams too when the coefficients are fixed (no learnable order): each step is
 one autograd function, :class:`StreamStep` (or :class:`SumStep` for ``pred``), whose
-backward runs the same kernel backwards in time. The history sum at step ``m`` is ``sum_l c_l z_{m-l}``, so row ``r`` receives
-``sum_l c_l mu_{r+l}`` from the sums' adjoints ``mu_m``: the same lagged sum over the
-adjoints, read in decreasing ``m``. Backward keeps its own ``K + 1 + window`` rows and
-stores nothing per step; the step's output ``z_{m+1}`` is the next step's input, so
-autograd runs the steps' backwards in order, latest first.
+backward runs the same kernel backwards in time. The history sum at step ``m`` is
+``sum_l c_l z_{m-l}``, so row ``r`` receives ``sum_l c_l mu_{r+l}`` from the sums'
+adjoints ``mu_m``: the same lagged sum over the adjoints, read in decreasing ``m``.
+Backward keeps its own ``K + 1 + window`` rows and stores nothing per step; the step's
+output ``z_{m+1}`` is the next step's input, so autograd runs the steps' backwards in
+order, latest first.
 """
 
 from __future__ import annotations
