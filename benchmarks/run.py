@@ -223,6 +223,9 @@ def build(case: Case, T: int | None = None) -> tuple[Callable[[], Any], Callable
     return forward, forward_backward
 
 
+FLOOR_LABEL = "floor (Euler LIF loop)"
+SOLVER_FLOOR_LABEL = "floor (Euler loop)"
+
 #: A leaner fast history: 16 exponentials and 8 exact lags instead of 24 and 16 (error on
 #: W1 at T = 1000 in float64: membranes 5e-8 relative, no spike differs; soe_error.py).
 LEAN_SOE = {"history": "soe", "soe_terms": 16, "soe_window": 8}
@@ -235,7 +238,7 @@ def cases_for(workloads: list[str], Ts: dict[str, list[int]], quick: bool) -> li
         if wl not in workloads:
             continue
         for T in Ts[wl]:
-            out.append(Case(wl, T, "floor (Euler LIF loop)"))
+            out.append(Case(wl, T, FLOOR_LABEL))
             out.append(Case(wl, T, "odeint euler", "odeint", "euler"))
             methods = ["gl"] if quick or T > 1000 else ["gl", "l1", "trap", "pred"]
             for m in methods:
@@ -258,7 +261,7 @@ def cases_for(workloads: list[str], Ts: dict[str, list[int]], quick: bool) -> li
                 )
     if "solver" in workloads:
         for N in Ts["solver"]:
-            out.append(Case("solver", N, "floor (Euler loop)", "solver-floor"))
+            out.append(Case("solver", N, SOLVER_FLOOR_LABEL, "solver-floor"))
             if N <= 4000:
                 out.append(Case("solver", N, "gl full", "solver", "gl"))
             out.append(Case("solver", N, "gl soe", "solver", "gl", {"history": "soe"}))
@@ -296,8 +299,8 @@ def _floor_of(case: Case) -> Case | None:
     if case.integrator in ("floor", "solver-floor"):
         return None
     if case.workload == "solver":
-        return Case("solver", case.T, "floor (Euler loop)", "solver-floor")
-    return Case(case.workload, case.T, "floor (Euler LIF loop)")
+        return Case("solver", case.T, SOLVER_FLOOR_LABEL, "solver-floor")
+    return Case(case.workload, case.T, FLOOR_LABEL)
 
 
 def peak_memory_mib(fb: Callable[[], Any]) -> float:

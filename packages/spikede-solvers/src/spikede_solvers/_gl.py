@@ -15,7 +15,7 @@ from torch import Tensor
 
 from spikede_solvers._base import Evaluate, Problem, Solver, Stepper
 from spikede_solvers._history import new_history
-from spikede_solvers._stream import StreamingHistory, StreamStep
+from spikede_solvers._stream import StreamingHistory, StreamStep, records
 from spikede_solvers._weights import gl_weights
 
 __all__ = ["GLSolver", "GLTypeStepper"]
@@ -69,7 +69,7 @@ class GLTypeStepper(Stepper):
     def _recorded(self, i: int, n: int, f: Tensor) -> Tensor:
         """A streaming step with gradients enabled (one :class:`StreamStep`)."""
         buf, prev = self.bufs[i], self.z[i]
-        if f.requires_grad or (prev is not None and prev.requires_grad):
+        if records(f, prev):
             z = StreamStep.apply(f, prev, buf, n, self.streaming[i])
         else:
             z = buf.advance(n, f, self.streaming[i])

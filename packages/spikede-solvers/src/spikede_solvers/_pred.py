@@ -14,7 +14,7 @@ from torch import Tensor
 
 from spikede_solvers._base import Evaluate, Problem, Solver, Stepper
 from spikede_solvers._history import new_history
-from spikede_solvers._stream import StreamingHistory, SumStep
+from spikede_solvers._stream import StreamingHistory, SumStep, records
 from spikede_solvers._weights import gamma, index, safe_pow
 
 __all__ = ["PredSolver"]
@@ -56,9 +56,7 @@ class _PredStepper(Stepper):
     def _streamed(self, i: int, n: int, f: Tensor) -> Tensor:
         buf, link = self.bufs[i], self.links[i]
         assert isinstance(buf, StreamingHistory)
-        if torch.is_grad_enabled() and (
-            f.requires_grad or (link is not None and link.requires_grad)
-        ):
+        if records(f, link):
             total = SumStep.apply(f, link, buf, n)
         else:
             buf.write(n, f)

@@ -29,13 +29,24 @@ order, latest first.
 
 from __future__ import annotations
 
+import copy
+
 import torch
 from torch import Tensor
 from torch.autograd.function import once_differentiable
 
 from spikede_solvers._soe import SoeTail
 
-__all__ = ["StreamStep", "StreamingHistory", "SumStep"]
+__all__ = ["StreamStep", "StreamingHistory", "SumStep", "records"]
+
+
+def records(f: Tensor, link: Tensor | None) -> bool:
+    """Whether a streaming step must be recorded for autograd (as a :class:`StreamStep`
+    or :class:`SumStep`): grad mode is on and ``f`` or the previous step's output
+    ``link`` requires grad."""
+    return torch.is_grad_enabled() and (
+        f.requires_grad or (link is not None and link.requires_grad)
+    )
 
 
 class StreamingHistory:
@@ -58,11 +69,10 @@ class StreamingHistory:
         terms = 0 if tail is None else tail.decays.shape[0]
         self.window, self.terms = window, terms
         self.shape = like.shape
-        self.work = torch.zeros((terms + window, *like.shape), dtype=like.dtype, device=like.device)
-        self.soe = self.work[:terms]
-        self.ring = list(self.work[terms:].unbind(0))
+        self._use(
+            torch.zeros((terms + window, *like.shape), dtype=like.dtype, device=like.device)
+        )
         self.decays = None if tail is None else tail.decays
-        self.work_t = self.work.reshape(terms + window, -1).t()
         by_lag = torch.flip(coef_rev.detach(), dims=(0,))[:window]
         phase = torch.arange(window, device=like.device)
         lag = (phase[:, None] - phase[None, :]) % window  # slot j holds lag (p - j) mod W
@@ -75,17 +85,20 @@ class StreamingHistory:
         self.adjoint: StreamingHistory | None = None
         self.adjoint_top = self.adjoint_next = -1
 
+    def _use(self, work: Tensor) -> None:
+        """Keep ``work`` (running sums, then the ring) and the views the steps read."""
+        self.work = work
+        self.soe = work[: self.terms]
+        self.ring = list(work[self.terms :].unbind(0))
+        self.work_t = work.reshape(work.shape[0], -1).t()
+
     def _adjoint_for(self, n: int, sign: float) -> StreamingHistory:
         """The adjoint history for the backward of step ``n`` (fresh for a new pass); its
         sums carry the coefficients times ``sign``."""
         if self.adjoint is None or n != self.adjoint_next:
-            adj = object.__new__(type(self))
-            adj.__dict__.update(self.__dict__)
+            adj = copy.copy(self)  # same window, coefficients and decays; own zeroed rows
+            adj._use(torch.zeros_like(self.work))
             adj.adjoint = None
-            adj.work = torch.zeros_like(self.work)
-            adj.soe = adj.work[: self.terms]
-            adj.ring = list(adj.work[self.terms :].unbind(0))
-            adj.work_t = adj.work.reshape(self.work.shape[0], -1).t()
             if sign != 1.0:
                 adj.mix = (sign * torch.stack(self.mix)).unbind(0)
             self.adjoint, self.adjoint_top = adj, n
@@ -127,7 +140,6 @@ class StreamStep(torch.autograd.Function):
     @staticmethod
     def forward(ctx, f: Tensor, z_prev: Tensor | None, history: StreamingHistory, n: int, scale: float) -> Tensor:  # type: ignore[override]
         ctx.history, ctx.n, ctx.scale = history, n, scale
-        ctx.has_prev = z_prev is not None
         return history.advance(n, f, scale)
 
     @staticmethod
@@ -138,9 +150,7 @@ class StreamStep(torch.autograd.Function):
         adj = history._adjoint_for(n, -1.0)  # the sum enters z with a minus sign
         k = history.adjoint_top - n  # adjoint rows run backwards in time
         adj.write(k, grad)
-        grad_prev = None
-        if ctx.has_prev:
-            grad_prev = adj.lagged_sum(None, k, 0)
+        grad_prev = adj.lagged_sum(None, k, 0) if ctx.needs_input_grad[1] else None
         grad_f = grad * ctx.scale if ctx.scale != 1.0 else grad
         return grad_f, grad_prev, None, None, None
 
