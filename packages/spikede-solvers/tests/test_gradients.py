@@ -199,3 +199,44 @@ def test_fused_components_equal_separate_solves(method: str) -> None:
     for i in range(2):
         alone = fdeint(lambda t, v, r=rates[i]: -r * torch.sin(v), y0[i], t, 0.7, method)
         torch.testing.assert_close(together[i], alone, rtol=1e-13, atol=1e-14)
+
+
+@pytest.mark.parametrize(
+    "method, memory, options, learnable, fused",
+    [
+        ("gl", None, None, False, True),  # full history: recorded history functions
+        ("trap", None, {"history": "soe"}, False, True),  # trap does not stream
+        ("gl", None, {"history": "soe"}, True, True),  # learnable order: buffered
+        ("gl", None, {"history": "soe"}, False, False),  # streams
+        ("pred", 5, None, False, False),  # streams
+        ("glmulti", 5, None, False, False),  # streams
+        ("euler", None, None, False, False),  # elementwise integer-order steps
+        ("rk4", None, None, False, False),
+    ],
+)
+def test_components_are_fused_only_where_it_pays(method, memory, options, learnable, fused):
+    """Two components with a common order become one flat component only for a
+    recorded (non-streaming) fractional history."""
+    from spikede_solvers import _engine
+
+    seen = []
+    real = _engine._Fused.__init__
+
+    def spy(self, *args, **kwargs):
+        seen.append(True)
+        real(self, *args, **kwargs)
+
+    t = torch.linspace(0.0, 1.0, 20, dtype=torch.float64)
+    y0 = (torch.rand(3, dtype=torch.float64), torch.rand(2, dtype=torch.float64))
+    alpha = torch.tensor(0.6, dtype=torch.float64, requires_grad=learnable)
+
+    def field(t, y):
+        return tuple(-v for v in y)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(_engine._Fused, "__init__", spy)
+        if method in ("euler", "rk4"):
+            odeint(field, y0, t, method)
+        else:
+            fdeint(field, y0, t, alpha, method, memory=memory, options=options)
+    assert bool(seen) is fused

@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 
 from torch import Tensor
 
-__all__ = ["Component", "Evaluate", "Problem", "Solver", "Stepper"]
+__all__ = ["Component", "Evaluate", "Problem", "Solver", "Stepper", "grid_steps"]
 
 #: ``evaluate(t, y) -> derivatives``: the vector field at time ``t`` and state tuple ``y``.
 Evaluate = Callable[[Tensor, tuple[Tensor, ...]], tuple[Tensor, ...]]
@@ -77,6 +77,11 @@ class Problem:
         return self.n_points if self.memory is None else self.memory
 
 
+def grid_steps(t: Tensor) -> list[float]:
+    """The steps ``t[n + 1] - t[n]`` in the grid's dtype, as Python numbers (one sync)."""
+    return (t[1:] - t[:-1]).tolist()
+
+
 class Stepper(ABC):
     """Advances the solution by one step; built once per solve by :meth:`Solver.setup`.
 
@@ -118,6 +123,9 @@ class Solver(ABC):
         multi_term: Whether the method accepts multi-term components.
         uniform_only: Whether the method needs a uniform grid.
         options: Names of the options the method accepts.
+        streams: Whether the method streams its history when it is fast or short
+            (``history="soe"`` or ``memory``) and the orders need no gradient: a
+            fixed number of rows, whatever the number of steps.
     """
 
     kind: ClassVar[str] = "fractional"
@@ -125,6 +133,7 @@ class Solver(ABC):
     multi_term: ClassVar[bool] = False
     uniform_only: ClassVar[bool] = True
     options: ClassVar[frozenset[str]] = frozenset()
+    streams: ClassVar[bool] = False
 
     @abstractmethod
     def setup(self, problem: Problem) -> Stepper:

@@ -95,19 +95,23 @@ class _Evaluator:
         return self(t, y)[0]
 
 
-def _fusable(problem: Problem) -> bool:
-    """Whether the state components can be solved as one flat component.
+def _fusable(problem: Problem, solver: Solver) -> bool:
+    """Whether the state components are best solved as one flat component.
 
-    They can when they share dtype and device and have one common order (the same
-    tensor, or equal 0-d orders that need no gradient; integer-order methods have none):
-    every weight, history sum and update is then the same for all of them, and one
-    flat buffer does the work of ``N`` (one kernel per step instead of ``N``).
+    They can be when they share dtype and device and have one common order (the same
+    tensor, or equal 0-d orders that need no gradient): every weight, history sum and
+    update is then the same for all of them, and one flat buffer does the work of ``N``
+    (one kernel per step instead of ``N``).
+    It pays only where a step does much work per component: a fractional history kept
+    for autograd (several recorded functions per component and step). Elementwise
+    integer-order steps and streaming histories cost less per component than the
+    concatenation and split of the flat state do, so they are not fused.
     """
+    if solver.kind != "fractional" or _streams(problem, solver):
+        return False
     ys, comps = problem.y0, problem.components
     if len(ys) < 2 or any(y.dtype != ys[0].dtype or y.device != ys[0].device for y in ys):
         return False
-    if all(c.orders is None and c.coefficients is None for c in comps):
-        return True
     first = comps[0].orders
     if first is None or first.dim() != 0:
         return False
@@ -119,6 +123,15 @@ def _fusable(problem: Problem) -> bool:
         ):
             return False
     return True
+
+
+def _streams(problem: Problem, solver: Solver) -> bool:
+    """Whether ``solver`` keeps a streaming history in this solve (``Solver.streams``)."""
+    fast = problem.options.get("history", "full") == "soe" or problem.memory is not None
+    learning = torch.is_grad_enabled() and any(
+        c.orders is not None and c.orders.requires_grad for c in problem.components
+    )
+    return solver.streams and fast and not learning
 
 
 class _Fused:
@@ -165,7 +178,7 @@ def integrate(
     """
     recompute = bool(problem.options.get("checkpoint", False))
     fused: _Fused | None = None
-    if _fusable(problem):
+    if _fusable(problem, solver):
         # The user's function is checked (and counted) by the inner evaluator.
         fused = _Fused(problem, _Evaluator(func, problem.y0, mode))
         problem, func, mode = fused.problem, fused, "snn"

@@ -2,25 +2,25 @@
 
 from __future__ import annotations
 
+import torch
 from torch import Tensor
 
-from spikede_solvers._base import Evaluate, Problem, Solver, Stepper
+from spikede_solvers._base import Evaluate, Problem, Solver, Stepper, grid_steps
 
 __all__ = ["EulerSolver"]
 
 
 class _EulerStepper(Stepper):
     def __init__(self, problem: Problem) -> None:
-        t = problem.t
-        # The steps in each state's dtype, as 0-d views made once.
-        steps = t[1:] - t[:-1]
-        by_dtype = {y.dtype: steps.to(y.dtype).unbind(0) for y in problem.y0}
-        self.steps = [by_dtype[y.dtype] for y in problem.y0]
+        # The steps as Python numbers, made once: ``y + h f`` is then one kernel
+        # (``torch.add`` with ``alpha``). They hold the grid's values exactly.
+        self.steps = grid_steps(problem.t)
 
     def step(
         self, n: int, y: tuple[Tensor, ...], f: tuple[Tensor, ...], evaluate: Evaluate
     ) -> tuple[Tensor, ...]:
-        return tuple(yi + h[n] * fi for yi, fi, h in zip(y, f, self.steps))
+        h = self.steps[n]
+        return tuple(torch.add(yi, fi, alpha=h) for yi, fi in zip(y, f))
 
 
 class EulerSolver(Solver):

@@ -82,6 +82,7 @@ class GLSolver(Solver):
 
     kind = "fractional"
     order = "1"
+    streams = True
 
     def setup(self, problem: Problem) -> Stepper:
         n = max(problem.n_steps, 1)

@@ -26,6 +26,7 @@ class GLMultiSolver(Solver):
 
     kind = "fractional"
     order = "1"
+    streams = True
     multi_term = True
 
     def setup(self, problem: Problem) -> Stepper:

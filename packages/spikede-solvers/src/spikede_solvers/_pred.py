@@ -70,6 +70,7 @@ class PredSolver(Solver):
 
     kind = "fractional"
     order = "1"
+    streams = True
 
     def setup(self, problem: Problem) -> Stepper:
         return _PredStepper(problem)

@@ -2,45 +2,54 @@
 
 from __future__ import annotations
 
+import torch
 from torch import Tensor
 
-from spikede_solvers._base import Evaluate, Problem, Solver, Stepper
+from spikede_solvers._base import Evaluate, Problem, Solver, Stepper, grid_steps
 
 __all__ = ["MidpointSolver", "RK4Solver"]
 
 
-def _axpy(y: tuple[Tensor, ...], h: Tensor, k: tuple[Tensor, ...]) -> tuple[Tensor, ...]:
-    return tuple(yi + h.to(yi.dtype) * ki for yi, ki in zip(y, k))
+def _axpy(y: tuple[Tensor, ...], h: float, k: tuple[Tensor, ...]) -> tuple[Tensor, ...]:
+    return tuple(torch.add(yi, ki, alpha=h) for yi, ki in zip(y, k))
 
 
-class _MidpointStepper(Stepper):
+class _RKStepper(Stepper):
+    """The grid's steps as numbers and the stage times ``t_n + h_n / 2`` as 0-d views,
+    made once per solve."""
+
     def __init__(self, problem: Problem) -> None:
-        self.t = problem.t
+        t = problem.t
+        self.steps = grid_steps(t)
+        self.times = t.unbind(0)
+        self.mid = (t[:-1] + 0.5 * (t[1:] - t[:-1])).unbind(0)
 
+
+class _MidpointStepper(_RKStepper):
     def step(
         self, n: int, y: tuple[Tensor, ...], f: tuple[Tensor, ...], evaluate: Evaluate
     ) -> tuple[Tensor, ...]:
-        t0 = self.t[n]
-        h = self.t[n + 1] - t0
-        k2 = evaluate(t0 + 0.5 * h, _axpy(y, 0.5 * h, f))
+        h = self.steps[n]
+        k2 = evaluate(self.mid[n], _axpy(y, 0.5 * h, f))
         return _axpy(y, h, k2)
 
 
-class _RK4Stepper(Stepper):
-    def __init__(self, problem: Problem) -> None:
-        self.t = problem.t
-
+class _RK4Stepper(_RKStepper):
     def step(
         self, n: int, y: tuple[Tensor, ...], f: tuple[Tensor, ...], evaluate: Evaluate
     ) -> tuple[Tensor, ...]:
-        t0 = self.t[n]
-        h = self.t[n + 1] - t0
-        half = 0.5 * h
-        k2 = evaluate(t0 + half, _axpy(y, half, f))
-        k3 = evaluate(t0 + half, _axpy(y, half, k2))
-        k4 = evaluate(t0 + h, _axpy(y, h, k3))
-        incr = tuple(a + 2.0 * b + 2.0 * c + d for a, b, c, d in zip(f, k2, k3, k4))
-        return _axpy(y, h / 6.0, incr)
+        h = self.steps[n]
+        half, mid = 0.5 * h, self.mid[n]
+        k2 = evaluate(mid, _axpy(y, half, f))
+        k3 = evaluate(mid, _axpy(y, half, k2))
+        k4 = evaluate(self.times[n + 1], _axpy(y, h, k3))
+        # y + h/6 (f + 2 k2 + 2 k3 + k4), accumulated into one new tensor per component.
+        out = []
+        for yi, a, b, c, d in zip(y, f, k2, k3, k4):
+            acc = torch.add(yi, a, alpha=h / 6.0)
+            acc.add_(b, alpha=h / 3.0).add_(c, alpha=h / 3.0).add_(d, alpha=h / 6.0)
+            out.append(acc)
+        return tuple(out)
 
 
 class MidpointSolver(Solver):
