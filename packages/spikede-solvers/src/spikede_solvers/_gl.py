@@ -15,7 +15,7 @@ from torch import Tensor
 
 from spikede_solvers._base import Evaluate, Problem, Solver, Stepper
 from spikede_solvers._history import new_history
-from spikede_solvers._stream import StreamingHistory, StreamStep, records
+from spikede_solvers._stream import StreamingHistory, StreamStep, records, start_values
 from spikede_solvers._weights import gl_weights
 
 __all__ = ["GLSolver", "GLTypeStepper"]
@@ -40,22 +40,30 @@ class GLTypeStepper(Stepper):
             for y, c in zip(problem.y0, self.coef_rev)
         ]
         # Fixed coefficients and fast or short history: every component streams, with a
-        # fixed scale; recorded steps are one StreamStep each, linked by their z.
-        self.streaming: list[float] | None = None
+        # fixed scale; a recorded step is one StreamStep for all components, linked to
+        # the previous one by their z.
+        self.streaming: tuple[float, ...] | None = None
         if all(isinstance(b, StreamingHistory) for b in self.bufs):
-            self.streaming = [float(s) for s in scales]
-        self.z: list[Tensor | None] = [None] * len(self.bufs)
+            self.streaming = tuple(float(s) for s in scales)
+            self.histories = tuple(self.bufs)
+            self.start = start_values(problem.y0)
+        self.z: tuple[Tensor | None, ...] = (None,) * len(self.bufs)
 
     def step(
         self, n: int, y: tuple[Tensor, ...], f: tuple[Tensor, ...], evaluate: Evaluate
     ) -> tuple[Tensor, ...]:
         if self.streaming is not None:
-            if not torch.is_grad_enabled():
-                return tuple(
-                    y0 + buf.advance(n, fi, scale)
-                    for y0, buf, fi, scale in zip(self.y0, self.bufs, f, self.streaming)
+            if records(*f, *self.z):
+                z = StreamStep.apply(self.histories, self.streaming, n, *f, *self.z)
+                self.z = z
+            else:
+                z = tuple(
+                    buf.advance(n, fi, scale)
+                    for buf, fi, scale in zip(self.histories, f, self.streaming)
                 )
-            return tuple(self._recorded(i, n, fi) for i, fi in enumerate(f))
+                if torch.is_grad_enabled():
+                    self.z = z
+            return tuple(zi if y0 is None else y0 + zi for y0, zi in zip(self.start, z))
         count = min(n + 1, self.window)
         out = []
         for i, y0 in enumerate(self.y0):
@@ -65,16 +73,6 @@ class GLTypeStepper(Stepper):
             buf.write(n + 1, z)
             out.append(y0 + z)
         return tuple(out)
-
-    def _recorded(self, i: int, n: int, f: Tensor) -> Tensor:
-        """A streaming step with gradients enabled (one :class:`StreamStep`)."""
-        buf, prev = self.bufs[i], self.z[i]
-        if records(f, prev):
-            z = StreamStep.apply(f, prev, buf, n, self.streaming[i])
-        else:
-            z = buf.advance(n, f, self.streaming[i])
-        self.z[i] = z
-        return self.y0[i] + z
 
 
 class GLSolver(Solver):

@@ -14,7 +14,7 @@ from torch import Tensor
 
 from spikede_solvers._base import Evaluate, Problem, Solver, Stepper
 from spikede_solvers._history import new_history
-from spikede_solvers._stream import StreamingHistory, SumStep, records
+from spikede_solvers._stream import StreamingHistory, SumStep, records, start_values
 from spikede_solvers._weights import gamma, index, safe_pow
 
 __all__ = ["PredSolver"]
@@ -36,15 +36,28 @@ class _PredStepper(Stepper):
             new_history(problem, n, y, c, stream=True) for y, c in zip(problem.y0, self.coef_rev)
         ]
         # Fixed coefficients and fast or short history: the rows stream (see _stream.py);
-        # recorded steps are one SumStep each, linked by their outputs.
+        # a recorded step is one SumStep for all components, linked to the previous one
+        # by their outputs.
         self.streaming = all(isinstance(b, StreamingHistory) for b in self.bufs)
-        self.links: list[Tensor | None] = [None] * len(self.bufs)
+        if self.streaming:
+            self.histories = tuple(self.bufs)
+            self.start = start_values(problem.y0)
+        self.links: tuple[Tensor | None, ...] = (None,) * len(self.bufs)
 
     def step(
         self, n: int, y: tuple[Tensor, ...], f: tuple[Tensor, ...], evaluate: Evaluate
     ) -> tuple[Tensor, ...]:
         if self.streaming:
-            return tuple(self._streamed(i, n, fi) for i, fi in enumerate(f))
+            if records(*f, *self.links):
+                total = SumStep.apply(self.histories, n, *f, *self.links)
+                self.links = total
+            else:
+                for buf, fi in zip(self.histories, f):
+                    buf.write(n, fi)
+                total = tuple(buf.lagged_sum(None, n, 0) for buf in self.histories)
+                if torch.is_grad_enabled():
+                    self.links = total
+            return tuple(t if y0 is None else y0 + t for y0, t in zip(self.start, total))
         count = min(n + 1, self.window)
         out = []
         for i, y0 in enumerate(self.y0):
@@ -52,17 +65,6 @@ class _PredStepper(Stepper):
             buf.write(n, f[i])
             out.append(y0 + buf.lagged_sum(self.coef_rev[i], n, count))
         return tuple(out)
-
-    def _streamed(self, i: int, n: int, f: Tensor) -> Tensor:
-        buf, link = self.bufs[i], self.links[i]
-        assert isinstance(buf, StreamingHistory)
-        if records(f, link):
-            total = SumStep.apply(f, link, buf, n)
-        else:
-            buf.write(n, f)
-            total = buf.lagged_sum(None, n, 0)
-        self.links[i] = total
-        return self.y0[i] + total
 
 
 class PredSolver(Solver):

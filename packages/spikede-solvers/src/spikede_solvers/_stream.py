@@ -37,15 +37,21 @@ from torch.autograd.function import once_differentiable
 
 from spikede_solvers._soe import SoeTail
 
-__all__ = ["StreamStep", "StreamingHistory", "SumStep", "records"]
+__all__ = ["StreamStep", "StreamingHistory", "SumStep", "records", "start_values"]
 
 
-def records(f: Tensor, link: Tensor | None) -> bool:
+def records(*tensors: Tensor | None) -> bool:
     """Whether a streaming step must be recorded for autograd (as a :class:`StreamStep`
-    or :class:`SumStep`): grad mode is on and ``f`` or the previous step's output
-    ``link`` requires grad."""
-    return torch.is_grad_enabled() and (
-        f.requires_grad or (link is not None and link.requires_grad)
+    or :class:`SumStep`): grad mode is on and one of the step's fields or the previous
+    step's outputs (``None`` at the first step) requires grad."""
+    return torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in tensors)
+
+
+def start_values(y0: tuple[Tensor, ...]) -> tuple[Tensor | None, ...]:
+    """The initial values a streamed step adds to its result: ``None`` for a zero one
+    that needs no gradient (the add is skipped), else the tensor."""
+    return tuple(
+        None if not y.requires_grad and not bool(torch.count_nonzero(y)) else y for y in y0
     )
 
 
@@ -130,52 +136,62 @@ class StreamingHistory:
 
 
 class StreamStep(torch.autograd.Function):
-    """One recorded streaming step ``z_{n+1} = scale * f_n - sum_l c_l z_{n-l}``.
+    """One recorded streaming step of every component ``i``:
+    ``z_{n+1} = scale_i * f_n - sum_l c_l z_{n-l}``.
 
-    ``forward(f, z_prev, history, n, scale)``: ``z_prev`` (``z_n``, ``None`` at ``n = 0``)
-    is not read (its value is in ``history``); it links the steps so that backward runs
-    them latest first and returns the gradient the history sums send to ``z_n``.
+    ``forward(histories, scales, n, *f, *z_prev)`` returns the components' ``z_{n+1}``.
+    ``z_prev`` (``z_n``, ``None`` at ``n = 0``) is not read (its value is in the
+    history); it links the steps so that backward runs them latest first and returns
+    the gradient the history sums send to ``z_n``. One function per step, whatever the
+    number of components.
     """
 
     @staticmethod
-    def forward(ctx, f: Tensor, z_prev: Tensor | None, history: StreamingHistory, n: int, scale: float) -> Tensor:  # type: ignore[override]
-        ctx.history, ctx.n, ctx.scale = history, n, scale
-        return history.advance(n, f, scale)
+    def forward(ctx, histories: tuple[StreamingHistory, ...], scales: tuple[float, ...], n: int, *tensors: Tensor | None) -> tuple[Tensor, ...]:  # type: ignore[override]
+        ctx.histories, ctx.scales, ctx.n = histories, scales, n
+        return tuple(h.advance(n, f, s) for h, f, s in zip(histories, tensors, scales))
 
     @staticmethod
     @once_differentiable
-    def backward(ctx, grad: Tensor):  # type: ignore[override]
-        history: StreamingHistory = ctx.history
-        n = ctx.n
-        adj = history._adjoint_for(n, -1.0)  # the sum enters z with a minus sign
-        k = history.adjoint_top - n  # adjoint rows run backwards in time
-        adj.write(k, grad)
-        grad_prev = adj.lagged_sum(None, k, 0) if ctx.needs_input_grad[1] else None
-        grad_f = grad * ctx.scale if ctx.scale != 1.0 else grad
-        return grad_f, grad_prev, None, None, None
+    def backward(ctx, *grads: Tensor):  # type: ignore[override]
+        n, count = ctx.n, len(grads)
+        grad_f, grad_prev = [], []
+        for i, (history, grad, scale) in enumerate(zip(ctx.histories, grads, ctx.scales)):
+            adj = history._adjoint_for(n, -1.0)  # the sum enters z with a minus sign
+            k = history.adjoint_top - n  # adjoint rows run backwards in time
+            adj.write(k, grad)
+            wanted = ctx.needs_input_grad[3 + count + i]
+            grad_prev.append(adj.lagged_sum(None, k, 0) if wanted else None)
+            grad_f.append(grad * scale if scale != 1.0 else grad)
+        return None, None, None, *grad_f, *grad_prev
 
 
 class SumStep(torch.autograd.Function):
-    """One recorded step of a method whose history holds the field values (``pred``):
-    store ``f_n`` as row ``n`` and return ``sum_l c_l f_{n-l}``.
+    """One recorded step of every component of a method whose history holds the field
+    values (``pred``): store ``f_n`` as row ``n`` and return ``sum_l c_l f_{n-l}``.
 
-    ``forward(f, link, history, n)``: ``link`` (the previous step's output, ``None`` at
-    ``n = 0``) carries no value and gets no gradient; it orders backward, latest step
-    first. Backward returns ``sum_l c_l g_{n+l}``, the gradient of ``f_n``.
+    ``forward(histories, n, *f, *link)``: ``link`` (the previous step's outputs,
+    ``None`` at ``n = 0``) carries no value and gets no gradient; it orders backward,
+    latest step first. Backward returns ``sum_l c_l g_{n+l}``, the gradient of ``f_n``.
     """
 
     @staticmethod
-    def forward(ctx, f: Tensor, link: Tensor | None, history: StreamingHistory, n: int) -> Tensor:  # type: ignore[override]
-        ctx.history, ctx.n = history, n
-        history.write(n, f)
-        return history.lagged_sum(None, n, 0)
+    def forward(ctx, histories: tuple[StreamingHistory, ...], n: int, *tensors: Tensor | None) -> tuple[Tensor, ...]:  # type: ignore[override]
+        ctx.histories, ctx.n = histories, n
+        out = []
+        for history, f in zip(histories, tensors):
+            history.write(n, f)
+            out.append(history.lagged_sum(None, n, 0))
+        return tuple(out)
 
     @staticmethod
     @once_differentiable
-    def backward(ctx, grad: Tensor):  # type: ignore[override]
-        history: StreamingHistory = ctx.history
+    def backward(ctx, *grads: Tensor):  # type: ignore[override]
         n = ctx.n
-        adj = history._adjoint_for(n, 1.0)
-        k = history.adjoint_top - n
-        adj.write(k, grad)
-        return adj.lagged_sum(None, k, 0), None, None, None
+        grad_f = []
+        for history, grad in zip(ctx.histories, grads):
+            adj = history._adjoint_for(n, 1.0)
+            k = history.adjoint_top - n
+            adj.write(k, grad)
+            grad_f.append(adj.lagged_sum(None, k, 0))
+        return None, None, *grad_f, *([None] * len(grads))
