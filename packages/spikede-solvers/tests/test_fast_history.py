@@ -384,9 +384,10 @@ def test_streamed_training_equals_the_buffered_history(method, options, memory) 
 @pytest.mark.parametrize("method", ["gl", "pred"])
 @pytest.mark.parametrize(("options", "memory"), [({"history": "soe"}, None), ({}, 4)])
 def test_streamed_components_from_rest_take_one_step_function(method, options, memory) -> None:
-    """Two components starting at zero (the initial value's add is skipped): one
-    recorded function per step for both, values and gradients equal the buffered
-    history, and the no-grad solve gives the same values."""
+    """Two components with one order starting at zero (the initial value's add is
+    skipped) share one joined history: one recorded function per step for both, values
+    and gradients equal the buffered history, and the no-grad solve gives the same
+    values."""
     from spikede_solvers import _stream
 
     t = torch.linspace(0.0, 6.0, 200, dtype=F64)
@@ -403,14 +404,16 @@ def test_streamed_components_from_rest_take_one_step_function(method, options, m
         return [y.detach() for y in ys], torch.autograd.grad(loss, weight)[0]
 
     step_fn = _stream.SumStep if method == "pred" else _stream.StreamStep
-    calls = []
-    real = step_fn.forward
+    calls, joined = [], []
+    real, real_join = step_fn.forward, _stream.StreamingHistory.joined
     step_fn.forward = lambda *a: (calls.append(1), real(*a))[1]
+    _stream.StreamingHistory.joined = lambda hs: (joined.append(1), real_join(hs))[1]
     try:
         ys_s, g_s = solve(torch.tensor(0.7, dtype=F64))
     finally:
         step_fn.forward = real
-    assert len(calls) == 199
+        _stream.StreamingHistory.joined = real_join
+    assert len(calls) == 199 and joined == [1]
     ys_b, g_b = solve(torch.tensor(0.7, dtype=F64, requires_grad=True))
     for a, b in zip(ys_s, ys_b):
         torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12)
@@ -420,3 +423,21 @@ def test_streamed_components_from_rest_take_one_step_function(method, options, m
     for a, b in zip(ys_n, ys_s):
         torch.testing.assert_close(a, b, rtol=1e-13, atol=1e-14)
     assert float(ys_s[1].abs().max()) > 0.1  # the solve is not trivially zero
+
+
+@pytest.mark.parametrize("method", ["gl", "glmulti", "pred"])
+@pytest.mark.parametrize(("options", "memory"), STREAMED)
+def test_joined_streaming_history_gradcheck(method, options, memory) -> None:
+    """Two components with one order share one streaming history; gradcheck of y0 and a
+    field parameter through it."""
+    t = torch.linspace(0.0, 2.0, 30, dtype=F64)
+    y0 = torch.tensor([0.4, -0.3], dtype=F64, requires_grad=True)
+    lam = torch.tensor(0.8, dtype=F64, requires_grad=True)
+
+    def run(y0, lam):
+        def field(t, y):
+            return (-lam * y[0] + torch.cos(t) * y[1].sum(), -y[1] + torch.tanh(y[0][:1]))
+
+        return fdeint(field, (y0, 0.5 * y0[1:]), t, 0.7, method, memory=memory, options=options)
+
+    assert gradcheck(run, (y0, lam), eps=1e-6, atol=1e-8)

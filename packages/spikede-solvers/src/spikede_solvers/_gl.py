@@ -15,7 +15,13 @@ from torch import Tensor
 
 from spikede_solvers._base import Evaluate, Problem, Solver, Stepper
 from spikede_solvers._history import new_history
-from spikede_solvers._stream import StreamingHistory, StreamStep, records, start_values
+from spikede_solvers._stream import (
+    StreamingHistory,
+    StreamStep,
+    join_streams,
+    records,
+    start_values,
+)
 from spikede_solvers._weights import gl_weights
 
 __all__ = ["GLSolver", "GLTypeStepper"]
@@ -44,8 +50,8 @@ class GLTypeStepper(Stepper):
         # the previous one by their z.
         self.streaming: tuple[float, ...] | None = None
         if all(isinstance(b, StreamingHistory) for b in self.bufs):
-            self.streaming = tuple(float(s) for s in scales)
-            self.histories = tuple(self.bufs)
+            self.histories, self.streaming = join_streams(self.bufs, [float(s) for s in scales])
+            self.bufs = list(self.histories)
             self.start = start_values(problem.y0)
         self.z: tuple[Tensor | None, ...] = (None,) * len(self.bufs)
 
@@ -57,10 +63,10 @@ class GLTypeStepper(Stepper):
                 z = StreamStep.apply(self.histories, self.streaming, n, *f, *self.z)
                 self.z = z
             else:
-                z = tuple(
-                    buf.advance(n, fi, scale)
-                    for buf, fi, scale in zip(self.histories, f, self.streaming)
-                )
+                parts: list[Tensor] = []
+                for buf, scale in zip(self.histories, self.streaming):
+                    parts.extend(buf.advance(n, f[len(parts) :], scale))
+                z = tuple(parts)
                 if torch.is_grad_enabled():
                     self.z = z
             return tuple(zi if y0 is None else y0 + zi for y0, zi in zip(self.start, z))

@@ -14,7 +14,13 @@ from torch import Tensor
 
 from spikede_solvers._base import Evaluate, Problem, Solver, Stepper
 from spikede_solvers._history import new_history
-from spikede_solvers._stream import StreamingHistory, SumStep, records, start_values
+from spikede_solvers._stream import (
+    StreamingHistory,
+    SumStep,
+    join_streams,
+    records,
+    start_values,
+)
 from spikede_solvers._weights import gamma, index, safe_pow
 
 __all__ = ["PredSolver"]
@@ -40,7 +46,8 @@ class _PredStepper(Stepper):
         # by their outputs.
         self.streaming = all(isinstance(b, StreamingHistory) for b in self.bufs)
         if self.streaming:
-            self.histories = tuple(self.bufs)
+            self.histories, _ = join_streams(self.bufs, [1.0] * len(self.bufs))
+            self.bufs = list(self.histories)
             self.start = start_values(problem.y0)
         self.links: tuple[Tensor | None, ...] = (None,) * len(self.bufs)
 
@@ -52,9 +59,11 @@ class _PredStepper(Stepper):
                 total = SumStep.apply(self.histories, n, *f, *self.links)
                 self.links = total
             else:
-                for buf, fi in zip(self.histories, f):
-                    buf.write(n, fi)
-                total = tuple(buf.lagged_sum(None, n, 0) for buf in self.histories)
+                parts: list[Tensor] = []
+                for buf in self.histories:
+                    buf.write(n, f[len(parts) :])
+                    parts.extend(buf.lagged_sum(None, n, 0))
+                total = tuple(parts)
                 if torch.is_grad_enabled():
                     self.links = total
             return tuple(t if y0 is None else y0 + t for y0, t in zip(self.start, total))

@@ -30,6 +30,7 @@ order, latest first.
 from __future__ import annotations
 
 import copy
+import math
 
 import torch
 from torch import Tensor
@@ -37,7 +38,7 @@ from torch.autograd.function import once_differentiable
 
 from spikede_solvers._soe import SoeTail
 
-__all__ = ["StreamStep", "StreamingHistory", "SumStep", "records", "start_values"]
+__all__ = ["StreamStep", "StreamingHistory", "SumStep", "join_streams", "records", "start_values"]
 
 
 def records(*tensors: Tensor | None) -> bool:
@@ -74,29 +75,56 @@ class StreamingHistory:
         window = min(window, coef_rev.shape[0])
         terms = 0 if tail is None else tail.decays.shape[0]
         self.window, self.terms = window, terms
-        self.shape = like.shape
-        self._use(
-            torch.zeros((terms + window, *like.shape), dtype=like.dtype, device=like.device)
-        )
-        self.decays = None if tail is None else tail.decays
+        self.shapes = (like.shape,)
+        self.decays = None if tail is None else tail.decays.reshape(-1, 1)
         by_lag = torch.flip(coef_rev.detach(), dims=(0,))[:window]
         phase = torch.arange(window, device=like.device)
         lag = (phase[:, None] - phase[None, :]) % window  # slot j holds lag (p - j) mod W
         amplitudes = (
             like.new_zeros(terms) if tail is None else tail.amplitudes.detach().to(like.dtype)
         )
-        mix = torch.cat([amplitudes.expand(window, terms), by_lag[lag]], dim=1)
-        self.mix = mix.contiguous().unbind(0)  # one row per phase, indexed without an op
+        mix = torch.cat([amplitudes.expand(window, terms), by_lag[lag]], dim=1).contiguous()
+        self.mix = mix.unbind(0)  # one row per phase, indexed without an op
+        self.neg_mix = (-mix).unbind(0)  # advance subtracts the sum
+        self._use(like.new_zeros((terms + window, like.numel())))
         # Backward (StreamStep): the adjoint history, and the step it expects next.
         self.adjoint: StreamingHistory | None = None
         self.adjoint_top = self.adjoint_next = -1
 
+    @classmethod
+    def joined(cls, histories: list[StreamingHistory]) -> StreamingHistory | None:
+        """One history for several components with the same coefficients (one order):
+        each row holds every component, so a step does one product and one running-sum
+        update for all of them. ``None`` when their coefficients or dtypes differ."""
+        first = histories[0]
+        for h in histories[1:]:
+            if h.work.dtype != first.work.dtype or h.work.device != first.work.device:
+                return None
+            if h.window != first.window or h.terms != first.terms:
+                return None
+            if not torch.equal(torch.stack(h.mix), torch.stack(first.mix)):
+                return None
+            if h.decays is not None and not torch.equal(h.decays, first.decays):
+                return None
+        joined = copy.copy(first)
+        joined.shapes = tuple(shape for h in histories for shape in h.shapes)
+        joined._use(first.work.new_zeros((first.work.shape[0], sum(h.work.shape[1] for h in histories))))
+        return joined
+
     def _use(self, work: Tensor) -> None:
-        """Keep ``work`` (running sums, then the ring) and the views the steps read."""
+        """Keep ``work`` (running sums, then the ring; one flat row per step) and the
+        views the steps read: each slot's row, split into the components' shapes."""
         self.work = work
         self.soe = work[: self.terms]
-        self.ring = list(work[self.terms :].unbind(0))
-        self.work_t = work.reshape(work.shape[0], -1).t()
+        self.work_t = work.t()
+        sizes = [math.prod(shape) for shape in self.shapes]
+        self.sizes = sizes
+        self.ring = [
+            (row, tuple(p.view(shape) for p, shape in zip(row.split(sizes), self.shapes)))
+            for row in work[self.terms :].unbind(0)
+        ]
+        self.sums = work.new_empty(work.shape[1])  # advance's history sum, reused
+        self.sum_parts = tuple(p.view(shape) for p, shape in zip(self.sums.split(sizes), self.shapes))
 
     def _adjoint_for(self, n: int, sign: float) -> StreamingHistory:
         """The adjoint history for the backward of step ``n`` (fresh for a new pass); its
@@ -111,87 +139,123 @@ class StreamingHistory:
         self.adjoint_next = n - 1
         return self.adjoint
 
-    def lagged_sum(self, coef_rev: Tensor | None, last: int, count: int) -> Tensor:
-        """``sum_{lag >= 0} c_lag * row[last - lag]`` (exact window plus SOE tail)."""
-        return torch.mv(self.work_t, self.mix[last % self.window]).view(self.shape)
+    def lagged_sum(self, coef_rev: Tensor | None, last: int, count: int) -> tuple[Tensor, ...]:
+        """``sum_{lag >= 0} c_lag * row[last - lag]`` (exact window plus SOE tail), one
+        new tensor per component."""
+        flat = torch.mv(self.work_t, self.mix[last % self.window])
+        if len(self.shapes) == 1:
+            return (flat.view(self.shapes[0]),)
+        return tuple(p.view(shape) for p, shape in zip(flat.split(self.sizes), self.shapes))
 
-    def advance(self, last: int, f: Tensor, scale: float) -> Tensor:
-        """The Grünwald–Letnikov update ``z = scale * f - lagged_sum(last)``, stored as row
-        ``last + 1``, in one fused product (``addmv``) and the ring write."""
-        z = torch.addmv(
-            f.reshape(-1), self.work_t, self.mix[last % self.window], beta=scale, alpha=-1.0
-        ).view(self.shape)
+    def advance(self, last: int, f: tuple[Tensor, ...], scale: float) -> tuple[Tensor, ...]:
+        """The Grünwald–Letnikov update ``z = scale * f - lagged_sum(last)`` of every
+        component, stored as row ``last + 1``: one product for the sums, one ``add``
+        per component, then the ring write."""
+        torch.mv(self.work_t, self.neg_mix[last % self.window], out=self.sums)
+        z = tuple(torch.add(h, fi, alpha=scale) for h, fi in zip(self.sum_parts, f))
         self.write(last + 1, z)
         return z
 
-    def write(self, k: int, value: Tensor) -> None:
-        """Store row ``k``; the row ``k - window`` it replaces joins the running sums."""
-        slot = self.ring[k % self.window]
+    def write(self, k: int, values: tuple[Tensor, ...]) -> None:
+        """Store row ``k`` (one value per component); the row ``k - window`` it replaces
+        joins the running sums."""
+        row, parts = self.ring[k % self.window]
         if k >= self.window and self.terms:
-            torch.addcmul(slot, self.soe, self.decays, out=self.soe)
-        slot.copy_(value)
+            torch.addcmul(row, self.soe, self.decays, out=self.soe)
+        for part, value in zip(parts, values):
+            part.copy_(value)
 
     def release(self) -> None:
         """Nothing refers back to this object (no autograd nodes)."""
 
 
+def join_streams(
+    histories: list[StreamingHistory], scales: list[float]
+) -> tuple[tuple[StreamingHistory, ...], tuple[float, ...]]:
+    """The histories a streamed step runs, with their scales: one joined history
+    (:meth:`StreamingHistory.joined`) when every component has the same coefficients
+    and scale, else one per component. Components are taken in order."""
+    if len(histories) > 1 and len(set(scales)) == 1:
+        joined = StreamingHistory.joined(histories)
+        if joined is not None:
+            return (joined,), (scales[0],)
+    return tuple(histories), tuple(scales)
+
+
 class StreamStep(torch.autograd.Function):
     """One recorded streaming step of every component ``i``:
-    ``z_{n+1} = scale_i * f_n - sum_l c_l z_{n-l}``.
+    ``z_{n+1} = scale * f_n - sum_l c_l z_{n-l}``.
 
-    ``forward(histories, scales, n, *f, *z_prev)`` returns the components' ``z_{n+1}``.
-    ``z_prev`` (``z_n``, ``None`` at ``n = 0``) is not read (its value is in the
-    history); it links the steps so that backward runs them latest first and returns
-    the gradient the history sums send to ``z_n``. One function per step, whatever the
-    number of components.
+    ``forward(histories, scales, n, *f, *z_prev)`` returns the components' ``z_{n+1}``;
+    each history serves the next ``len(history.shapes)`` components. ``z_prev``
+    (``z_n``, ``None`` at ``n = 0``) is not read (its value is in the history); it links
+    the steps so that backward runs them latest first and returns the gradient the
+    history sums send to ``z_n``. One function per step, whatever the number of
+    components.
     """
 
     @staticmethod
     def forward(ctx, histories: tuple[StreamingHistory, ...], scales: tuple[float, ...], n: int, *tensors: Tensor | None) -> tuple[Tensor, ...]:  # type: ignore[override]
         ctx.histories, ctx.scales, ctx.n = histories, scales, n
-        return tuple(h.advance(n, f, s) for h, f, s in zip(histories, tensors, scales))
+        out: list[Tensor] = []
+        for history, scale in zip(histories, scales):
+            i = len(out)
+            out.extend(history.advance(n, tensors[i : i + len(history.shapes)], scale))
+        return tuple(out)
 
     @staticmethod
     @once_differentiable
     def backward(ctx, *grads: Tensor):  # type: ignore[override]
-        n, count = ctx.n, len(grads)
-        grad_f, grad_prev = [], []
-        for i, (history, grad, scale) in enumerate(zip(ctx.histories, grads, ctx.scales)):
-            adj = history._adjoint_for(n, -1.0)  # the sum enters z with a minus sign
-            k = history.adjoint_top - n  # adjoint rows run backwards in time
-            adj.write(k, grad)
-            wanted = ctx.needs_input_grad[3 + count + i]
-            grad_prev.append(adj.lagged_sum(None, k, 0) if wanted else None)
-            grad_f.append(grad * scale if scale != 1.0 else grad)
+        wants = ctx.needs_input_grad[3 + len(grads) :]
+        grad_f: list[Tensor] = []
+        grad_prev: list[Tensor | None] = []
+        for history, scale in zip(ctx.histories, ctx.scales):
+            i = len(grad_f)
+            g = grads[i : i + len(history.shapes)]
+            grad_prev.extend(_adjoint_step(history, ctx.n, -1.0, g, wants[i : i + len(g)]))
+            grad_f.extend(x * scale if scale != 1.0 else x for x in g)
         return None, None, None, *grad_f, *grad_prev
+
+
+def _adjoint_step(
+    history: StreamingHistory, n: int, sign: float, grads: tuple[Tensor, ...], wants: tuple[bool, ...]
+) -> list[Tensor | None]:
+    """Backward of step ``n`` on ``history``'s adjoint: store the step's gradients as its
+    next row and return the adjoint sums ``sum_l sign * c_l g_{n+l}`` (where wanted)."""
+    adj = history._adjoint_for(n, sign)
+    k = history.adjoint_top - n  # adjoint rows run backwards in time
+    adj.write(k, grads)
+    if not any(wants):
+        return [None] * len(grads)
+    sums = adj.lagged_sum(None, k, 0)
+    return [x if want else None for x, want in zip(sums, wants)]
 
 
 class SumStep(torch.autograd.Function):
     """One recorded step of every component of a method whose history holds the field
     values (``pred``): store ``f_n`` as row ``n`` and return ``sum_l c_l f_{n-l}``.
 
-    ``forward(histories, n, *f, *link)``: ``link`` (the previous step's outputs,
-    ``None`` at ``n = 0``) carries no value and gets no gradient; it orders backward,
-    latest step first. Backward returns ``sum_l c_l g_{n+l}``, the gradient of ``f_n``.
+    ``forward(histories, n, *f, *link)``: each history serves the next
+    ``len(history.shapes)`` components. ``link`` (the previous step's outputs, ``None``
+    at ``n = 0``) carries no value and gets no gradient; it orders backward, latest step
+    first. Backward returns ``sum_l c_l g_{n+l}``, the gradient of ``f_n``.
     """
 
     @staticmethod
     def forward(ctx, histories: tuple[StreamingHistory, ...], n: int, *tensors: Tensor | None) -> tuple[Tensor, ...]:  # type: ignore[override]
         ctx.histories, ctx.n = histories, n
-        out = []
-        for history, f in zip(histories, tensors):
+        out: list[Tensor] = []
+        for history in histories:
+            f = tensors[len(out) : len(out) + len(history.shapes)]
             history.write(n, f)
-            out.append(history.lagged_sum(None, n, 0))
+            out.extend(history.lagged_sum(None, n, 0))
         return tuple(out)
 
     @staticmethod
     @once_differentiable
     def backward(ctx, *grads: Tensor):  # type: ignore[override]
-        n = ctx.n
-        grad_f = []
-        for history, grad in zip(ctx.histories, grads):
-            adj = history._adjoint_for(n, 1.0)
-            k = history.adjoint_top - n
-            adj.write(k, grad)
-            grad_f.append(adj.lagged_sum(None, k, 0))
+        grad_f: list[Tensor | None] = []
+        for history in ctx.histories:
+            g = grads[len(grad_f) : len(grad_f) + len(history.shapes)]
+            grad_f.extend(_adjoint_step(history, ctx.n, 1.0, g, (True,) * len(g)))
         return None, None, *grad_f, *([None] * len(grads))
