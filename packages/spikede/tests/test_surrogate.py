@@ -201,3 +201,37 @@ def test_custom_surrogate_subclass():
     assert spikes.tolist() == [0.0, 0.0, 1.0, 1.0]
     assert grad.tolist() == [0.0, 2.0, 2.0, 0.0]
     assert get_surrogate(Box(2.0)).sharpness == 2.0
+
+
+@pytest.mark.parametrize("name", ["sigmoid", "arctan", "triangle", "gaussian"])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("kind", ["float", "tensor", "learnable"])
+def test_spike_above_equals_the_module_on_the_shifted_input(name, dtype, kind) -> None:
+    """The neurons' fast path ``_spike_above(u, threshold)`` gives the spikes and the
+    gradients (to ``u`` and to a learnable threshold) of ``surrogate(u - threshold)``,
+    also after the threshold changes (its cached offset is renewed)."""
+    from spikede._surrogate import get_surrogate
+
+    surrogate = get_surrogate(name, 1.5)
+    gen = torch.Generator().manual_seed(0)
+    base = 2.0 * torch.rand(64, generator=gen, dtype=dtype)
+    for value in (0.7, 1.2):
+        threshold = {
+            "float": value,
+            "tensor": torch.tensor(value, dtype=dtype),
+            "learnable": torch.tensor(value, dtype=dtype, requires_grad=True),
+        }[kind]
+        u1 = base.clone().requires_grad_()
+        u2 = base.clone().requires_grad_()
+        fast = surrogate._spike_above(u1, threshold)
+        plain = surrogate(u2 - threshold)
+        assert torch.equal(fast, plain)
+        weights = torch.linspace(-1.0, 1.0, 64, dtype=dtype)
+        inputs = (u1, threshold) if kind == "learnable" else (u1,)
+        g_fast = torch.autograd.grad((fast * weights).sum(), inputs)
+        inputs = (u2, threshold) if kind == "learnable" else (u2,)
+        g_plain = torch.autograd.grad((plain * weights).sum(), inputs)
+        tol = 1e-12 if dtype == torch.float64 else 1e-5
+        for a, b in zip(g_fast, g_plain):
+            torch.testing.assert_close(a, b, rtol=tol, atol=tol)
+        assert float(g_fast[0].abs().sum()) > 0
