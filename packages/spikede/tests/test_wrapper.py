@@ -225,3 +225,27 @@ def test_alpha_config_forms():
         PerLayerAlphaConfig.from_spec([0.3, 0.6], 2, alpha_mode="multiterm", multi_coefficient=[1.0, -1.0])
     with pytest.raises(ValueError, match="learn_alpha"):
         PerLayerAlphaConfig.from_spec(0.5, 2, learn_alpha=[True])
+
+
+@pytest.mark.parametrize(
+    "values, finite",
+    [
+        ([0.5, -2.0, 3.0], True),
+        ([0.5, float("nan"), 3.0], False),
+        ([0.5, float("inf"), 3.0], False),
+        ([float("-inf"), 1.0], False),
+        ([float("inf"), float("-inf")], False),  # the sum is NaN
+        ([3e38, 3e38, -1.0], True),  # finite values whose float32 sum overflows
+    ],
+)
+def test_input_finiteness_check(values, finite) -> None:
+    """The input check reduces once and checks every element only when the sum is not
+    finite: NaN/inf anywhere are caught, an overflowing sum of finite values is not."""
+    from spikede._wrapper import _all_finite
+
+    x = torch.tensor(values, dtype=torch.float32).repeat(7, 3)
+    assert _all_finite(x) is finite
+    if not finite:
+        net = SNNWrapper(nn.Sequential(nn.Linear(6, 4), LIFNeuron()))
+        with pytest.raises(ValueError, match="x contains NaN or infinite values"):
+            net(torch.tensor(values).repeat(60)[:60].reshape(5, 2, 6))

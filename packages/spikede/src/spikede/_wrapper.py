@@ -86,6 +86,13 @@ def _rebinding_field(odefunc: ODEFuncFromFX, field: Any, h: float) -> Any:
     return evaluate
 
 
+
+def _all_finite(x: torch.Tensor) -> bool:
+    """Whether every value of ``x`` is finite. NaN and infinity reach the sum, so a
+    finite sum settles it in one reduction; otherwise (a NaN, an infinity, or a sum of
+    finite values that overflows) every element is checked."""
+    return bool(torch.isfinite(x.detach().sum())) or bool(torch.isfinite(x).all())
+
 class SNNWrapper(nn.Module):
     """Run a discrete-time spiking network as a continuous-time, fractional-order system.
 
@@ -486,7 +493,7 @@ class SNNWrapper(nn.Module):
                 f"x has dtype {x.dtype} but the model's parameters have dtype {ref.dtype}; "
                 f"convert with x.to({ref.dtype}) or model.to({x.dtype})"
             )
-        if not bool(torch.isfinite(x).all()):
+        if not _all_finite(x):
             raise ValueError("x contains NaN or infinite values")
         T = x.shape[0]
         if x_time is None:
