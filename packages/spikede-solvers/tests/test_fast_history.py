@@ -324,9 +324,11 @@ STREAMED = [({"history": "soe"}, None), ({"history": "soe", "soe_window": 3, "so
 
 @pytest.mark.parametrize("method", ["gl", "glmulti", "pred"])
 @pytest.mark.parametrize(("options", "memory"), STREAMED)
-def test_streamed_training_gradcheck(method, options, memory) -> None:
+@pytest.mark.parametrize("alpha", [(0.6, 0.8), 0.7], ids=["two-orders", "one-order-joined"])
+def test_streamed_training_gradcheck(method, options, memory, alpha) -> None:
     """Fixed orders: training streams too (one StreamStep per step, adjoint run backwards
-    in time). gradcheck covers y0, a field parameter and two components."""
+    in time). gradcheck covers y0, a field parameter and two components, with one
+    history each (two orders) or one history shared by both (one order)."""
     t = torch.linspace(0.0, 2.0, 30, dtype=F64)
     y0 = torch.tensor([0.4, -0.3], dtype=F64, requires_grad=True)
     lam = torch.tensor(0.8, dtype=F64, requires_grad=True)
@@ -335,7 +337,7 @@ def test_streamed_training_gradcheck(method, options, memory) -> None:
         def field(t, y):
             return (-lam * y[0] + torch.cos(t) * y[1].sum(), -y[1] + torch.tanh(y[0][:1]))
 
-        return fdeint(field, (y0, 0.5 * y0[1:]), t, (0.6, 0.8), method, memory=memory, options=options)
+        return fdeint(field, (y0, 0.5 * y0[1:]), t, alpha, method, memory=memory, options=options)
 
     assert gradcheck(run, (y0, lam), eps=1e-6, atol=1e-8)
 
@@ -423,21 +425,3 @@ def test_streamed_components_from_rest_take_one_step_function(method, options, m
     for a, b in zip(ys_n, ys_s):
         torch.testing.assert_close(a, b, rtol=1e-13, atol=1e-14)
     assert float(ys_s[1].abs().max()) > 0.1  # the solve is not trivially zero
-
-
-@pytest.mark.parametrize("method", ["gl", "glmulti", "pred"])
-@pytest.mark.parametrize(("options", "memory"), STREAMED)
-def test_joined_streaming_history_gradcheck(method, options, memory) -> None:
-    """Two components with one order share one streaming history; gradcheck of y0 and a
-    field parameter through it."""
-    t = torch.linspace(0.0, 2.0, 30, dtype=F64)
-    y0 = torch.tensor([0.4, -0.3], dtype=F64, requires_grad=True)
-    lam = torch.tensor(0.8, dtype=F64, requires_grad=True)
-
-    def run(y0, lam):
-        def field(t, y):
-            return (-lam * y[0] + torch.cos(t) * y[1].sum(), -y[1] + torch.tanh(y[0][:1]))
-
-        return fdeint(field, (y0, 0.5 * y0[1:]), t, 0.7, method, memory=memory, options=options)
-
-    assert gradcheck(run, (y0, lam), eps=1e-6, atol=1e-8)
