@@ -15,13 +15,7 @@ from torch import Tensor
 
 from spikede_solvers._base import Evaluate, Problem, Solver, Stepper
 from spikede_solvers._history import new_history
-from spikede_solvers._stream import (
-    StreamingHistory,
-    StreamStep,
-    join_streams,
-    records,
-    start_values,
-)
+from spikede_solvers._stream import StreamingHistory, Streams
 from spikede_solvers._weights import gl_weights
 
 __all__ = ["GLSolver", "GLTypeStepper"]
@@ -46,30 +40,17 @@ class GLTypeStepper(Stepper):
             for y, c in zip(problem.y0, self.coef_rev)
         ]
         # Fixed coefficients and fast or short history: every component streams, with a
-        # fixed scale; a recorded step is one StreamStep for all components, linked to
-        # the previous one by their z.
-        self.streaming: tuple[float, ...] | None = None
+        # fixed scale (a recorded step is one StreamStep for all components).
+        self.stream: Streams | None = None
         if all(isinstance(b, StreamingHistory) for b in self.bufs):
-            self.histories, self.streaming = join_streams(self.bufs, [float(s) for s in scales])
-            self.bufs = list(self.histories)
-            self.start = start_values(problem.y0)
-        self.z: tuple[Tensor | None, ...] = (None,) * len(self.bufs)
+            self.stream = Streams(self.bufs, problem.y0, [float(s) for s in scales])
+            self.bufs = list(self.stream.histories)
 
     def step(
         self, n: int, y: tuple[Tensor, ...], f: tuple[Tensor, ...], evaluate: Evaluate
     ) -> tuple[Tensor, ...]:
-        if self.streaming is not None:
-            if records(*f, *self.z):
-                z = StreamStep.apply(self.histories, self.streaming, n, *f, *self.z)
-                self.z = z
-            else:
-                parts: list[Tensor] = []
-                for buf, scale in zip(self.histories, self.streaming):
-                    parts.extend(buf.advance(n, f[len(parts) :], scale))
-                z = tuple(parts)
-                if torch.is_grad_enabled():
-                    self.z = z
-            return tuple(zi if y0 is None else y0 + zi for y0, zi in zip(self.start, z))
+        if self.stream is not None:
+            return self.stream.step(n, f)
         count = min(n + 1, self.window)
         out = []
         for i, y0 in enumerate(self.y0):

@@ -14,13 +14,7 @@ from torch import Tensor
 
 from spikede_solvers._base import Evaluate, Problem, Solver, Stepper
 from spikede_solvers._history import new_history
-from spikede_solvers._stream import (
-    StreamingHistory,
-    SumStep,
-    join_streams,
-    records,
-    start_values,
-)
+from spikede_solvers._stream import StreamingHistory, Streams
 from spikede_solvers._weights import gamma, index, safe_pow
 
 __all__ = ["PredSolver"]
@@ -41,32 +35,18 @@ class _PredStepper(Stepper):
         self.bufs = [
             new_history(problem, n, y, c, stream=True) for y, c in zip(problem.y0, self.coef_rev)
         ]
-        # Fixed coefficients and fast or short history: the rows stream (see _stream.py);
-        # a recorded step is one SumStep for all components, linked to the previous one
-        # by their outputs.
-        self.streaming = all(isinstance(b, StreamingHistory) for b in self.bufs)
-        if self.streaming:
-            self.histories, _ = join_streams(self.bufs, [1.0] * len(self.bufs))
-            self.bufs = list(self.histories)
-            self.start = start_values(problem.y0)
-        self.links: tuple[Tensor | None, ...] = (None,) * len(self.bufs)
+        # Fixed coefficients and fast or short history: the rows stream (see _stream.py;
+        # a recorded step is one SumStep for all components).
+        self.stream: Streams | None = None
+        if all(isinstance(b, StreamingHistory) for b in self.bufs):
+            self.stream = Streams(self.bufs, problem.y0)
+            self.bufs = list(self.stream.histories)
 
     def step(
         self, n: int, y: tuple[Tensor, ...], f: tuple[Tensor, ...], evaluate: Evaluate
     ) -> tuple[Tensor, ...]:
-        if self.streaming:
-            if records(*f, *self.links):
-                total = SumStep.apply(self.histories, n, *f, *self.links)
-                self.links = total
-            else:
-                parts: list[Tensor] = []
-                for buf in self.histories:
-                    buf.write(n, f[len(parts) :])
-                    parts.extend(buf.lagged_sum(None, n, 0))
-                total = tuple(parts)
-                if torch.is_grad_enabled():
-                    self.links = total
-            return tuple(t if y0 is None else y0 + t for y0, t in zip(self.start, total))
+        if self.stream is not None:
+            return self.stream.step(n, f)
         count = min(n + 1, self.window)
         out = []
         for i, y0 in enumerate(self.y0):

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import copy
 import math
+from collections.abc import Iterator
 
 import torch
 from torch import Tensor
@@ -38,7 +39,7 @@ from torch.autograd.function import once_differentiable
 
 from spikede_solvers._soe import SoeTail
 
-__all__ = ["StreamStep", "StreamingHistory", "SumStep", "join_streams", "records", "start_values"]
+__all__ = ["StreamStep", "StreamingHistory", "Streams", "SumStep", "join_streams"]
 
 
 def records(*tensors: Tensor | None) -> bool:
@@ -182,6 +183,84 @@ def join_streams(
     return tuple(histories), tuple(scales)
 
 
+def _spans(
+    histories: tuple[StreamingHistory, ...], values: tuple
+) -> Iterator[tuple[StreamingHistory, tuple]]:
+    """Each history with its components' part of ``values``: a history serves the next
+    ``len(history.shapes)`` components."""
+    start = 0
+    for history in histories:
+        stop = start + len(history.shapes)
+        yield history, values[start:stop]
+        start = stop
+
+
+def advance_streams(
+    histories: tuple[StreamingHistory, ...],
+    scales: tuple[float, ...],
+    n: int,
+    f: tuple[Tensor, ...],
+) -> tuple[Tensor, ...]:
+    """Step ``n`` of a Grünwald–Letnikov-type method on every history
+    (:meth:`StreamingHistory.advance`): the components' ``z_{n+1}``."""
+    out: list[Tensor] = []
+    for (history, part), scale in zip(_spans(histories, f), scales):
+        out.extend(history.advance(n, part, scale))
+    return tuple(out)
+
+
+def sum_streams(
+    histories: tuple[StreamingHistory, ...], n: int, f: tuple[Tensor, ...]
+) -> tuple[Tensor, ...]:
+    """Step ``n`` of a method whose rows are the field values: store ``f_n`` as row ``n``
+    of every history and return the components' ``sum_l c_l f_{n-l}``."""
+    out: list[Tensor] = []
+    for history, part in _spans(histories, f):
+        history.write(n, part)
+        out.extend(history.lagged_sum(None, n, 0))
+    return tuple(out)
+
+
+class Streams:
+    """The streamed steps of a solve in which every component streams: the components'
+    histories (joined where :func:`join_streams` can), the initial values to add, and the
+    previous step's outputs, which link a recorded step to the one before it.
+
+    Args:
+        histories: One streaming history per component.
+        y0: The components' initial values.
+        scales: Per component, the factor of ``f_n`` in a Grünwald–Letnikov-type step
+            (:class:`StreamStep`); ``None`` for a method whose rows are the field values
+            (:class:`SumStep`).
+    """
+
+    def __init__(
+        self,
+        histories: list[StreamingHistory],
+        y0: tuple[Tensor, ...],
+        scales: list[float] | None = None,
+    ) -> None:
+        self.sums_only = scales is None
+        self.histories, self.scales = join_streams(histories, scales or [1.0] * len(histories))
+        self.start = start_values(y0)
+        self.link: tuple[Tensor | None, ...] = (None,) * len(y0)
+
+    def step(self, n: int, f: tuple[Tensor, ...]) -> tuple[Tensor, ...]:
+        """Step ``n`` of every component from its field ``f_n``: the solution at step
+        ``n + 1``, recorded as one autograd function when a gradient is needed."""
+        if records(*f, *self.link):
+            if self.sums_only:
+                out = SumStep.apply(self.histories, n, *f, *self.link)
+            else:
+                out = StreamStep.apply(self.histories, self.scales, n, *f, *self.link)
+        elif self.sums_only:
+            out = sum_streams(self.histories, n, f)
+        else:
+            out = advance_streams(self.histories, self.scales, n, f)
+        self.link = out
+        return tuple(v if y0 is None else y0 + v for y0, v in zip(self.start, out))
+
+
 class StreamStep(torch.autograd.Function):
     """One recorded streaming step of every component ``i``:
     ``z_{n+1} = scale * f_n - sum_l c_l z_{n-l}``.
@@ -197,11 +276,7 @@ class StreamStep(torch.autograd.Function):
     @staticmethod
     def forward(ctx, histories: tuple[StreamingHistory, ...], scales: tuple[float, ...], n: int, *tensors: Tensor | None) -> tuple[Tensor, ...]:  # type: ignore[override]
         ctx.histories, ctx.scales, ctx.n = histories, scales, n
-        out: list[Tensor] = []
-        for history, scale in zip(histories, scales):
-            i = len(out)
-            out.extend(history.advance(n, tensors[i : i + len(history.shapes)], scale))
-        return tuple(out)
+        return advance_streams(histories, scales, n, tensors)
 
     @staticmethod
     @once_differentiable
@@ -209,10 +284,9 @@ class StreamStep(torch.autograd.Function):
         wants = ctx.needs_input_grad[3 + len(grads) :]
         grad_f: list[Tensor] = []
         grad_prev: list[Tensor | None] = []
-        for history, scale in zip(ctx.histories, ctx.scales):
-            i = len(grad_f)
-            g = grads[i : i + len(history.shapes)]
-            grad_prev.extend(_adjoint_step(history, ctx.n, -1.0, g, wants[i : i + len(g)]))
+        spans = zip(_spans(ctx.histories, grads), _spans(ctx.histories, wants), ctx.scales)
+        for (history, g), (_, want), scale in spans:
+            grad_prev.extend(_adjoint_step(history, ctx.n, -1.0, g, want))
             grad_f.extend(x * scale if scale != 1.0 else x for x in g)
         return None, None, None, *grad_f, *grad_prev
 
@@ -244,18 +318,12 @@ class SumStep(torch.autograd.Function):
     @staticmethod
     def forward(ctx, histories: tuple[StreamingHistory, ...], n: int, *tensors: Tensor | None) -> tuple[Tensor, ...]:  # type: ignore[override]
         ctx.histories, ctx.n = histories, n
-        out: list[Tensor] = []
-        for history in histories:
-            f = tensors[len(out) : len(out) + len(history.shapes)]
-            history.write(n, f)
-            out.extend(history.lagged_sum(None, n, 0))
-        return tuple(out)
+        return sum_streams(histories, n, tensors)
 
     @staticmethod
     @once_differentiable
     def backward(ctx, *grads: Tensor):  # type: ignore[override]
         grad_f: list[Tensor | None] = []
-        for history in ctx.histories:
-            g = grads[len(grad_f) : len(grad_f) + len(history.shapes)]
+        for history, g in _spans(ctx.histories, grads):
             grad_f.extend(_adjoint_step(history, ctx.n, 1.0, g, (True,) * len(g)))
         return None, None, *grad_f, *([None] * len(grads))

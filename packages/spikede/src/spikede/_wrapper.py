@@ -86,12 +86,12 @@ def _rebinding_field(odefunc: ODEFuncFromFX, field: Any, h: float) -> Any:
     return evaluate
 
 
-
 def _all_finite(x: torch.Tensor) -> bool:
     """Whether every value of ``x`` is finite. NaN and infinity reach the sum, so a
     finite sum settles it in one reduction; otherwise (a NaN, an infinity, or a sum of
     finite values that overflows) every element is checked."""
     return bool(torch.isfinite(x.detach().sum())) or bool(torch.isfinite(x).all())
+
 
 class SNNWrapper(nn.Module):
     """Run a discrete-time spiking network as a continuous-time, fractional-order system.
