@@ -23,9 +23,9 @@ DT = torch.float64
 class Lif(BaseNeuron):
     """Smooth spikes, so that every layer gets a gradient."""
 
-    def step(self, v, current):
-        spike = torch.sigmoid(8.0 * (v + self.dt * (current - v) / 2.0 - 0.5))
-        return (current - v) / 2.0 - 0.5 * spike / self.dt, spike
+    def step(self, v, current, dt):
+        spike = torch.sigmoid(8.0 * (v + dt * (current - v) / 2.0 - 0.5))
+        return (current - v) / 2.0 - 0.5 * spike / dt, spike
 
 
 class Mixed(nn.Module):
@@ -146,7 +146,7 @@ def test_nothing_to_hoist_still_precomputes_the_input() -> None:
     torch.testing.assert_close(func(grid[2], v), expected, rtol=0, atol=0)
 
 
-def test_precompute_and_restore_errors() -> None:
+def test_precompute_errors() -> None:
     func = ODEFuncFromFX(nn.Sequential(nn.Linear(3, 4), Lif()))
     with pytest.raises(RuntimeError, match="call set_inputs"):
         func.precompute(torch.arange(3.0))
@@ -155,27 +155,17 @@ def test_precompute_and_restore_errors() -> None:
         func.precompute(torch.arange(3))
     with pytest.raises(ValueError, match="times must be a 1-d tensor"):
         func.precompute(torch.zeros(3, 1))
-    with pytest.raises(TypeError, match="cached must be a handle from cached_inputs"):
-        func.restore_inputs("inputs")
-    handle = func.cached_inputs()
-    func.restore_inputs(None)
-    assert func.cached_inputs() is None and func.x is None
-    func.restore_inputs(handle)
-    assert func.x is not None
+    func.clear_inputs()
+    assert func.x is None
 
 
-def test_grid_times_are_found_by_view_and_by_value() -> None:
+def test_direct_calls_find_grid_times_by_value() -> None:
+    """Solvers pass the grid index; a direct call is looked up by its time's value."""
     func = ODEFuncFromFX(nn.Sequential(nn.Linear(3, 4), Lif()).double())
     x, grid = torch.rand(6, 2, 3, dtype=DT), torch.arange(6.0, dtype=DT)
-    func.set_inputs(x, grid)
-    func.precompute(grid)
-    table = func._inputs.table
-    views = grid.unbind(0)
-    assert [table.lookup(v) for v in views] == list(range(6))  # from metadata
-    assert table.lookup(grid[4].clone()) == 4  # a copy on the CPU: by value
-    assert table.lookup(4.0) == 4
-    assert table.lookup(torch.tensor(2.5, dtype=DT)) is None
-    assert table.lookup(torch.full((2,), 1.0, dtype=DT)) is None  # per-sample times
+    table = func.field_args(x, grid, grid=grid).table
+    assert [table.index_of(float(v)) for v in grid] == list(range(6))
+    assert table.index_of(2.5) is None
 
 
 def test_wrapper_solves_use_the_precomputed_part_at_every_step() -> None:

@@ -242,7 +242,7 @@ ROWS: list[Row] = [
     R("IFNeuron", "threshold", "`inf`", lambda: IFNeuron(threshold=float("inf")), ValueError, "threshold must be a finite number > 0"),
     R("HardResetLIFNeuron", "v_reset", "`2.0` (above threshold 1)", lambda: HardResetLIFNeuron(v_reset=2.0), ValueError, "v_reset must be finite and below threshold"),
     R("NoisyLIFNeuron", "noise_std", "`-0.1`", lambda: NoisyLIFNeuron(noise_std=-0.1), ValueError, "noise_std must be a finite number >= 0"),
-    R("LIFNeuron.forward", "args", "three tensors", lambda: LIFNeuron()(torch.zeros(1), torch.zeros(1), torch.zeros(1)), TypeError, "takes (current) or (v, current)"),
+    R("LIFNeuron.forward", "args", "four tensors", lambda: LIFNeuron()(*[torch.zeros(1)] * 4), TypeError, "takes (current), (v, current) or (v, current, dt)"),
     # ---------------------------------------------------------------- surrogates
     R("get_surrogate", "name_or_instance", "`'relu'`", lambda: get_surrogate("relu"), ValueError, "relu"),
     R("get_surrogate", "name_or_instance", "`3`", lambda: get_surrogate(3), TypeError, "surrogate must be a name"),

@@ -178,30 +178,6 @@ def test_two_threads_with_different_inputs_match_sequential_calls() -> None:
         assert all(torch.equal(r, expected[i]) for r in results[i])
 
 
-def test_odefunc_inputs_are_per_thread() -> None:
-    torch.manual_seed(0)
-    func = ODEFuncFromFX(_net())
-    xa, xb = torch.rand(5, 2, 3), torch.rand(5, 2, 3) + 2.0
-    v = tuple(torch.zeros(s) for s in func.infer_state_shapes(xa[0]))
-    func.set_inputs(xa, torch.arange(5.0))
-    expected_b: list[tuple[torch.Tensor, ...]] = []
-
-    def other() -> None:
-        func.set_inputs(xb, torch.arange(5.0))
-        expected_b.append(func(torch.tensor(1.5), v))
-        assert func.x is xb
-
-    th = threading.Thread(target=other)
-    th.start()
-    th.join()
-    assert func.x is xa  # this thread's inputs were not replaced
-    mine = func(torch.tensor(1.5), v)
-    func.set_inputs(xb, torch.arange(5.0))
-    theirs = func(torch.tensor(1.5), v)
-    assert all(torch.equal(a, b) for a, b in zip(expected_b[0], theirs))
-    assert not torch.equal(mine[0], theirs[0])
-
-
 # ----------------------------------------------------------------------------- determinism
 def _train_once(seed: int) -> tuple[torch.Tensor, list[torch.Tensor]]:
     torch.manual_seed(seed)
@@ -249,8 +225,8 @@ def test_sync_batchnorm_conversion_is_seen_by_both_graphs() -> None:
         out = snn(x)  # eval mode: SyncBatchNorm uses running statistics, no process group
     assert torch.equal(out, ref)
     assert set(calls) == {"1", "5"}  # the ODE part's and the post part's BatchNorm
-    ode_bn = snn.odefunc.ode_gm.get_submodule("1")
-    post_bn = snn.odefunc.post_neuron_module.get_submodule("5")
+    ode_bn = snn.odefunc.ode_gm.get_submodule("model.1")
+    post_bn = snn.odefunc.post_neuron_module.get_submodule("model.5")
     assert ode_bn is snn.model[1] and post_bn is snn.model[5]
     assert sum(isinstance(m, nn.SyncBatchNorm) for m in snn.modules()) == 2
     n_params = len(list(snn.parameters()))

@@ -22,7 +22,7 @@ def test_readme_python_example_runs(capsys):
     exec(compile(blocks[0], str(README), "exec"), namespace)
     assert namespace["logits"].shape[0] == 2 * 19 + 1
     printed = capsys.readouterr().out
-    assert "self.lif1(v_lif1, fc1)" in printed
+    assert "self.model.lif1(v_lif1, fc1, spikede_dt)" in printed
     assert "['lif1', 'lif2']" in printed
 
 

@@ -11,7 +11,7 @@ from spikede_fx import BaseNeuron, ODEFuncFromFX
 
 
 class Lif(BaseNeuron):
-    def step(self, v, current):
+    def step(self, v, current, dt):
         spike = (v >= 0.5).to(current.dtype)
         return current - v - spike, spike
 

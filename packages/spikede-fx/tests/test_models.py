@@ -34,10 +34,10 @@ class Lif(BaseNeuron):
         self.tau = tau
         self.threshold = threshold
 
-    def step(self, v, current):
-        u = v + self.dt * (current - v) / self.tau
+    def step(self, v, current, dt):
+        u = v + dt * (current - v) / self.tau
         spike = (u >= self.threshold).to(current.dtype)
-        return (current - v) / self.tau - self.threshold * spike / self.dt, spike
+        return (current - v) / self.tau - self.threshold * spike / dt, spike
 
 
 def run_and_compare(model, reference, x_shape, extras=(), extra_kwargs=None, steps=4):
@@ -111,7 +111,7 @@ def test_mlp():
     assert func.neuron_names == ["lif1", "lif2"]
     assert func.boundary_names == ["lif2"]
     code = func.get_ode_module().code
-    assert "self.lif1(v_lif1, fc1)" in code and "dv_lif2" in code
+    assert "self.model.lif1(v_lif1, fc1, spikede_dt)" in code and "dv_lif2" in code
 
 
 def test_mlp_interpolates_between_samples():

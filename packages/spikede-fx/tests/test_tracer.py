@@ -23,7 +23,7 @@ class GatedNeuron(BaseNeuron):
         super().__init__()
         self.gate = nn.Linear(width, width)
 
-    def step(self, v, current):
+    def step(self, v, current, dt):
         spike = (v >= 0.5).to(current.dtype)
         return torch.sigmoid(self.gate(current)) - v, spike
 

@@ -8,8 +8,8 @@ evaluation; each evaluation then runs only the state-driven rest.
 
 * The **input graph** takes ``(x, *extras)`` and returns the *frontier*: the input-driven
   tensors the rest reads.
-* The **state graph** takes ``(*v, x, *frontier, *extras)`` and returns what the ODE graph
-  returns. It recomputes shape arithmetic on ``x`` itself (``x.size(0)``), which is why
+* The **state graph** takes ``(*v, x, *frontier, *extras, dt)`` and returns what the ODE
+  graph returns. It recomputes shape arithmetic on ``x`` itself (``x.size(0)``), which is why
   ``x`` stays one of its inputs.
 """
 
@@ -33,7 +33,7 @@ class InputPart:
 
     Attributes:
         input_gm: ``input_gm(x, *extras) -> tuple(frontier)`` on one time step.
-        state_gm: ``state_gm(*v, x, *frontier, *extras) -> (dv..., boundaries...)``.
+        state_gm: ``state_gm(*v, x, *frontier, *extras, dt) -> (dv..., boundaries...)``.
         frontier_names: Names of the frontier nodes in the ODE graph.
     """
 
@@ -54,12 +54,13 @@ def split_input_part(ode_gm: fx.GraphModule, n_states: int) -> InputPart | None:
     """
     nodes = list(ode_gm.graph.nodes)
     placeholders = [n for n in nodes if n.op == "placeholder"]
-    states, x_node, extras = (
+    states, x_node, extras, dt = (
         placeholders[:n_states],
         placeholders[n_states],
-        placeholders[n_states + 1 :],
+        placeholders[n_states + 1 : -1],
+        placeholders[-1],
     )
-    state_dep: set[fx.Node] = set(states)
+    state_dep: set[fx.Node] = {*states, dt}
     input_dep: set[fx.Node] = {x_node}
     for node in nodes:
         inputs = node.all_input_nodes
@@ -102,7 +103,7 @@ def split_input_part(ode_gm: fx.GraphModule, n_states: int) -> InputPart | None:
         senv[ph] = graph_st.node_copy(ph, lambda n: senv[n])
     for node in frontier:
         senv[node] = graph_st.placeholder(f"{node.name}_in")
-    for ph in extras:
+    for ph in (*extras, dt):
         senv[ph] = graph_st.node_copy(ph, lambda n: senv[n])
     for node in nodes:
         if node.op == "placeholder" or node in hoisted:

@@ -5,8 +5,9 @@ The traced graph is cut after its last neuron call (in execution order).
 * The ODE graph holds every node up to the last neuron. Its placeholders are the membrane
   states ``v_<neuron>`` (one per neuron call), then the model's own inputs (the first is
   the time-varying input, evaluated at the solver's time; the others are passed
-  unchanged). Each neuron call ``neuron(current)`` becomes ``neuron(v, current)``, which
-  returns ``(dv_dt, spike)``; the spike replaces the old call's value. It returns
+  unchanged), then the step size ``spikede_dt``. Each neuron call ``neuron(current)``
+  becomes ``neuron(v, current, spikede_dt)``, which returns ``(dv_dt, spike)``; the spike
+  replaces the old call's value. It returns
   ``(dv_1, ..., dv_N, boundary_1, ..., boundary_K)``.
 * The boundaries are the tensors defined in the ODE part that the post part reads. The
   post graph takes them (stacked over time by the caller) followed by the model's extra
@@ -28,7 +29,7 @@ from torch import fx, nn
 
 from spikede_fx._tracer import is_neuron_node
 
-__all__ = ["GraphSplit", "split_graph"]
+__all__ = ["DT_NAME", "GraphSplit", "split_graph"]
 
 _TORCH_DIR = os.path.dirname(os.path.abspath(torch.__file__))
 _THIS_DIR = os.path.dirname(os.path.abspath(__file__))
@@ -79,6 +80,10 @@ class GraphSplit:
     neuron_nodes: list[fx.Node]
     boundary_names: list[str]
     input_names: list[str]
+
+
+#: Name of the ODE graph's step-size input (last, default 1.0).
+DT_NAME = "spikede_dt"
 
 
 def _describe(node: fx.Node) -> str:
@@ -196,7 +201,12 @@ def split_graph(gm: fx.GraphModule) -> GraphSplit:
     v_nodes = [ode.placeholder(f"v_{n.name}") for n in neurons]
     derivatives: list[fx.Node] = []
     neuron_index = {n: i for i, n in enumerate(neurons)}
+    dt_node: fx.Node | None = None
     for node in nodes[: last + 1]:
+        if dt_node is None and node.op != "placeholder":
+            # The step size comes after the model's own inputs, with a default, so that
+            # ``ode_gm(*v, x, *extras)`` still runs (at dt = 1).
+            dt_node = ode.placeholder(DT_NAME, default_value=1.0)
         if node in neuron_index:
             i = neuron_index[node]
             current = (
@@ -205,7 +215,7 @@ def split_graph(gm: fx.GraphModule) -> GraphSplit:
             call = ode.create_node(
                 "call_module",
                 node.target,
-                (v_nodes[i], current),
+                (v_nodes[i], current, dt_node),
                 {},
                 name=f"{node.name}_step",
             )

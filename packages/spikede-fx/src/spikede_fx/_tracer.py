@@ -39,7 +39,7 @@ class SNNLeafTracer(fx.Tracer):
         >>> from torch import nn
         >>> from spikede_fx import BaseNeuron, SNNLeafTracer
         >>> class Leaky(BaseNeuron):
-        ...     def step(self, v, current):
+        ...     def step(self, v, current, dt):
         ...         return current - v, (v >= 1.0).to(current.dtype)
         >>> model = nn.Sequential(nn.Linear(3, 4), Leaky())
         >>> graph = SNNLeafTracer().trace(model)
@@ -161,7 +161,7 @@ def symbolic_trace_leaf_neurons(module: nn.Module) -> fx.GraphModule:
         >>> from torch import nn
         >>> from spikede_fx import BaseNeuron, symbolic_trace_leaf_neurons
         >>> class Leaky(BaseNeuron):
-        ...     def step(self, v, current):
+        ...     def step(self, v, current, dt):
         ...         return current - v, (v >= 1.0).to(current.dtype)
         >>> gm = symbolic_trace_leaf_neurons(nn.Sequential(nn.Linear(3, 4), Leaky()))
         >>> print(gm.code.strip())
@@ -224,7 +224,7 @@ def remove_dead_code(gm: fx.GraphModule) -> fx.GraphModule:
         >>> from torch import nn
         >>> from spikede_fx import BaseNeuron, remove_dead_code, symbolic_trace_leaf_neurons
         >>> class Leaky(BaseNeuron):
-        ...     def step(self, v, current):
+        ...     def step(self, v, current, dt):
         ...         return current - v, (v >= 1.0).to(current.dtype)
         >>> class Net(nn.Module):
         ...     def __init__(self):

@@ -5,33 +5,42 @@ Public API:
 * :func:`fdeint` — Caputo ``D^alpha y = f(t, y)`` (single- and multi-term), methods
   ``gl``, ``l1``, ``trap``, ``pred``, ``glmulti``.
 * :func:`odeint` — integer order, methods ``euler``, ``midpoint``, ``rk4``.
-* :func:`snn_solve` / :class:`SNNSolution` — tuple states with per-component orders and
-  boundary outputs recorded per step (used by the ``spikede`` package).
+* :func:`solve` / :class:`Solution` — the one fixed-grid entry point: a field
+  ``func(t, y, args, step)`` that receives the step it serves, tuple states with
+  per-component orders, and auxiliary outputs recorded per grid point.
+* :func:`snn_solve` / :class:`SNNSolution` — deprecated form of :func:`solve`.
 * :func:`mittag_leffler` — ``E_alpha(z)`` for real ``z <= 0``.
-* :data:`SOLVERS`, :func:`list_methods`, :func:`register_method`, and the base classes
-  :class:`Solver`, :class:`Stepper`, :class:`Problem`, :class:`Component` to add methods.
+* :data:`SOLVERS`, :func:`list_methods`, :func:`register_method`, :func:`check_options`,
+  and the base classes :class:`Solver`, :class:`Stepper`, :class:`Problem`,
+  :class:`Component`, :class:`Step` to add methods.
 """
 
 from spikede_solvers.__about__ import __version__
-from spikede_solvers._base import Component, Problem, Solver, Stepper
+from spikede_solvers._base import Component, Problem, Solver, Step, Stepper
+from spikede_solvers._checks import check_options
 from spikede_solvers._fdeint import fdeint
 from spikede_solvers._mittag_leffler import mittag_leffler
 from spikede_solvers._odeint import odeint
 from spikede_solvers._registry import SOLVERS, list_methods, register_method
 from spikede_solvers._snn import SNNSolution, snn_solve
+from spikede_solvers._solve import Solution, solve
 
 __all__ = [
     "SOLVERS",
     "Component",
     "Problem",
     "SNNSolution",
+    "Solution",
     "Solver",
+    "Step",
     "Stepper",
     "__version__",
+    "check_options",
     "fdeint",
     "list_methods",
     "mittag_leffler",
     "odeint",
     "register_method",
     "snn_solve",
+    "solve",
 ]

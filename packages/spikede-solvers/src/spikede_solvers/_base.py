@@ -12,14 +12,36 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 from torch import Tensor
 
-__all__ = ["Component", "Evaluate", "Problem", "Solver", "Stepper", "grid_steps"]
+__all__ = ["Component", "Evaluate", "Problem", "Solver", "Step", "Stepper", "grid_steps"]
 
-#: ``evaluate(t, y) -> derivatives``: the vector field at time ``t`` and state tuple ``y``.
-Evaluate = Callable[[Tensor, tuple[Tensor, ...]], tuple[Tensor, ...]]
+#: ``evaluate(t, y, index=None) -> derivatives``: the vector field at time ``t`` and state
+#: tuple ``y``; ``index`` is the grid index of ``t`` when ``t`` is a grid point.
+Evaluate = Callable[..., tuple[Tensor, ...]]
+
+
+class Step(NamedTuple):
+    """What the solver tells the vector field about the step an evaluation belongs to.
+
+    Attributes:
+        n: Index of the step being taken, from ``t[n]`` to ``t[n + 1]`` (the last grid
+            point's evaluation belongs to the last step).
+        h: Its size ``t[n + 1] - t[n]``, a Python number.
+        index: Grid index of the evaluation time when it is a grid point (``n`` for the
+            first evaluation of a step, ``n + 1`` for a corrector at the next point),
+            ``None`` for a stage between grid points.
+
+    Example:
+        >>> Step(n=3, h=0.5, index=4).h
+        0.5
+    """
+
+    n: int
+    h: float
+    index: int | None
 
 
 @dataclass
@@ -105,7 +127,9 @@ class Stepper(ABC):
             y: State components at ``t_n``.
             f: Vector field at ``(t_n, y_n)``.
             evaluate: Further evaluations of the vector field (predictor–corrector and
-                Runge–Kutta stages); each call counts as one evaluation.
+                Runge–Kutta stages), ``evaluate(t, y, index=None)`` with ``index`` the
+                grid index of ``t`` when it is a grid point; each call counts as one
+                evaluation.
 
         Returns:
             The state components at ``t_{n+1}``.

@@ -6,6 +6,7 @@ given and what is accepted.
 
 from __future__ import annotations
 
+import difflib
 import math
 import numbers
 import warnings
@@ -17,7 +18,15 @@ from torch import Tensor
 from spikede_solvers._base import Component, Problem, Solver
 from spikede_solvers._registry import SOLVERS, list_methods
 
-__all__ = ["check_fdeint", "check_mittag_leffler", "check_odeint", "check_snn_solve"]
+__all__ = [
+    "check_fdeint",
+    "check_mittag_leffler",
+    "check_odeint",
+    "check_options",
+    "check_snn_solve",
+    "check_solve",
+    "method_options",
+]
 
 _FRACTIONAL_OPTIONS = frozenset({"memory", "history", "soe_terms", "soe_window", "block"})
 #: Options every integrator accepts.
@@ -136,10 +145,13 @@ def _check_options(options: Any, allowed: frozenset[str], method: str) -> dict[s
         return {}
     if not isinstance(options, dict):
         raise TypeError(f"options must be a dict or None, got {type(options).__name__}")
-    unknown = sorted(set(options) - allowed)
+    unknown = sorted(set(options) - allowed, key=str)
     if unknown:
+        close = difflib.get_close_matches(str(unknown[0]), sorted(allowed), n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
         raise ValueError(
-            f"options {unknown} are not accepted by method {method!r}; accepted: {sorted(allowed)}"
+            f"options {unknown} are not accepted by method {method!r}{hint}; "
+            f"accepted: {sorted(allowed)}"
         )
     out = dict(options)
     _check_history_options(out)
@@ -451,3 +463,81 @@ def check_mittag_leffler(alpha: Any, z: Any) -> tuple[float, Tensor, torch.dtype
         bad = zz[~(torch.isfinite(zz) & (zz <= 0))].flatten()[0]
         raise ValueError(f"z must be finite and <= 0, got {float(bad)!r}")
     return a, zz, out_dtype, scalar
+
+
+def method_options(method: str) -> frozenset[str]:
+    """Every option key that ``method`` accepts (its own, plus its kind's common ones)."""
+    solver = SOLVERS[method]
+    common = _COMMON_OPTIONS | (_FRACTIONAL_OPTIONS if solver.kind == "fractional" else frozenset())
+    return solver.options | common
+
+
+def check_options(method: str, options: Any) -> dict[str, Any]:
+    """Check ``options`` for a registered ``method``; return them as a new dict.
+
+    The one check of solver options: an unknown key is refused with the closest valid
+    name, and each value is checked by the rule of the option that reads it.
+
+    Args:
+        method: A registered method name.
+        options: A dict of options, or ``None``.
+
+    Returns:
+        The options (``{}`` for ``None``).
+
+    Raises:
+        TypeError: If ``options`` is not a dict or a value has the wrong type.
+        ValueError: If a key is unknown to ``method`` or a value is out of range.
+
+    Example:
+        >>> check_options("gl", {"history": "soe"})
+        {'history': 'soe'}
+    """
+    opts = _check_options(options, method_options(method), method)
+    m = opts.get("memory")
+    if m is not None and (isinstance(m, bool) or not isinstance(m, numbers.Integral) or m < 1):
+        raise ValueError(f"options['memory'] must be an int >= 1 or None, got {_short(m)}")
+    if m is not None:
+        opts["memory"] = int(m)
+    return opts
+
+
+def check_solve(
+    func: Any,
+    y0: Any,
+    t: Any,
+    method: Any,
+    alpha: Any,
+    coefficients: Any,
+    memory: Any,
+    options: Any,
+    has_aux: Any,
+    keep_states: Any,
+) -> tuple[Solver, Problem]:
+    """Check ``solve``'s arguments; return the solver and the problem."""
+    if not callable(func):
+        raise TypeError(f"func must be callable as func(t, y, args, step), got {type(func).__name__}")
+    for name, flag in (("has_aux", has_aux), ("keep_states", keep_states)):
+        if not isinstance(flag, bool):
+            raise TypeError(f"{name} must be True or False, got {_short(flag)}")
+    states, is_tuple = _check_states(y0)
+    if not isinstance(method, str):
+        raise TypeError(f"method must be a str, got {type(method).__name__}")
+    solver = SOLVERS.get(method)
+    if solver is None:
+        close = difflib.get_close_matches(method, sorted(SOLVERS), n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise ValueError(f"method={method!r} is not registered{hint}; accepted: {list_methods()}")
+    if solver.kind == "fractional":
+        return _fractional(
+            func, states, is_tuple, t, alpha, method, coefficients, memory, options, "solve"
+        )
+    for name, value in (("alpha", alpha), ("coefficients", coefficients), ("memory", memory)):
+        if value is not None:
+            raise ValueError(
+                f"{name}={_short(value)} applies to fractional methods only; method "
+                f"{method!r} is integer order"
+            )
+    opts = _check_options(options, method_options(method), method)
+    h, n = _check_grid(t, solver.uniform_only, method)
+    return solver, Problem(states, t, h, n, [Component(None) for _ in states], None, opts)

@@ -1,4 +1,4 @@
-"""The integration loop shared by ``fdeint``, ``odeint`` and ``snn_solve``."""
+"""The one integration loop: every fixed-grid entry point (``solve``, ``fdeint``, ``odeint``) runs it."""
 
 from __future__ import annotations
 
@@ -10,89 +10,90 @@ import torch
 from torch import Tensor
 from torch.utils.checkpoint import checkpoint
 
-from spikede_solvers._base import Problem, Solver
+from spikede_solvers._base import Problem, Solver, Step, grid_steps
 
-__all__ = ["integrate"]
+__all__ = ["integrate", "user_field"]
+
+
+def check_output(shapes: list[tuple[int, ...]], dy: Any, aux: Any) -> None:
+    """Raise for a field output that does not match the state (checked once per solve)."""
+    n = len(shapes)
+    if not isinstance(dy, (tuple, list)):
+        raise TypeError(
+            f"func must return a tuple of Tensors for a tuple state, got {type(dy).__name__}"
+        )
+    if len(dy) != n:
+        raise ValueError(
+            f"func returned {len(dy)} tensors, expected {n} (one derivative per state component)"
+        )
+    for i, (d, shape) in enumerate(zip(dy, shapes)):
+        if not isinstance(d, Tensor):
+            raise TypeError(f"func output {i} must be a Tensor, got {type(d).__name__}")
+        if tuple(d.shape) != tuple(shape):
+            raise ValueError(
+                f"func returned shape {tuple(d.shape)} for state component {i}, "
+                f"expected {tuple(shape)} (the shape of y0[{i}])"
+            )
+    if not isinstance(aux, (tuple, list)) or not all(isinstance(a, Tensor) for a in aux):
+        raise TypeError("func's auxiliary output must be a tuple of Tensors")
+
+
+def user_field(func: Callable[..., Any], is_tuple: bool) -> Callable[..., Any]:
+    """``func(t, y)`` of ``fdeint``/``odeint`` as the loop's ``field(t, y_tuple, args, step)``."""
+    if is_tuple:
+        return lambda t, y, args, step: func(t, y)
+
+    def field(t: Tensor, y: tuple[Tensor, ...], args: Any, step: Step) -> tuple[Tensor, ...]:
+        out = func(t, y[0])
+        if not isinstance(out, Tensor):
+            raise TypeError(
+                f"func must return a Tensor for a Tensor state, got {type(out).__name__}"
+            )
+        return (out,)
+
+    return field
 
 
 class _Evaluator:
-    """Calls the user's vector field, counts evaluations and checks what it returns.
+    """Calls the vector field, counts evaluations and checks what it returns.
 
-    ``mode`` is ``"tensor"`` (func takes and returns one tensor), ``"tuple"`` (a tuple of
-    the state's length) or ``"snn"`` (a tuple of the state's length plus ``K >= 0``
-    trailing boundary tensors).
+    The field is ``func(t, y, args, step) -> dy`` (a tuple of the state's length), or
+    ``(dy, aux)`` with ``has_aux``: ``aux`` a tuple of tensors recorded per grid point.
+    Every entry point normalises its user's function to this form once.
     """
 
     def __init__(
         self,
         func: Callable[..., Any],
         states: tuple[Tensor, ...],
-        mode: str,
+        args: Any = None,
+        has_aux: bool = False,
         recompute: bool = False,
     ) -> None:
         self.func = func
+        self.args = args
+        self.has_aux = has_aux
         self.recompute = recompute
         self.shapes = [tuple(y.shape) for y in states]
-        self.mode = mode
         self.nfe = 0
-        self.n_boundaries: int | None = None
+        self.checked = False  # the output is checked at the first evaluation
 
     def __call__(
-        self, t: Tensor, y: tuple[Tensor, ...]
+        self, t: Tensor, y: tuple[Tensor, ...], step: Step
     ) -> tuple[tuple[Tensor, ...], tuple[Tensor, ...]]:
         self.nfe += 1
-        if self.mode == "tensor":
-            out = self._call(t, y[0])
-            if not isinstance(out, Tensor):
-                raise TypeError(
-                    f"func must return a Tensor for a Tensor state, got {type(out).__name__}"
-                )
-            out = (out,)
-        else:
-            out = self._call(t, y)
-            if not isinstance(out, (tuple, list)):
-                raise TypeError(
-                    f"func must return a tuple of Tensors for a tuple state, got {type(out).__name__}"
-                )
-            out = tuple(out)
-        n = len(self.shapes)
-        if self.n_boundaries is None:
-            extra = len(out) - n
-            if extra < 0 or (extra > 0 and self.mode != "snn"):
-                raise ValueError(
-                    f"func returned {len(out)} tensors, expected "
-                    + (
-                        f"at least {n} (one derivative per state component, then boundaries)"
-                        if self.mode == "snn"
-                        else f"{n} (one derivative per state component)"
-                    )
-                )
-            for i, (d, shape) in enumerate(zip(out, self.shapes)):
-                if not isinstance(d, Tensor):
-                    raise TypeError(f"func output {i} must be a Tensor, got {type(d).__name__}")
-                if tuple(d.shape) != shape:
-                    raise ValueError(
-                        f"func returned shape {tuple(d.shape)} for state component {i}, "
-                        f"expected {shape} (the shape of y0{'' if self.mode == 'tensor' else f'[{i}]'})"
-                    )
-            for j, b in enumerate(out[n:]):
-                if not isinstance(b, Tensor):
-                    raise TypeError(
-                        f"func boundary output {j} must be a Tensor, got {type(b).__name__}"
-                    )
-            self.n_boundaries = extra
-        elif len(out) != n + self.n_boundaries:
-            raise ValueError(f"func returned {len(out)} tensors, earlier {n + self.n_boundaries}")
-        return out[:n], out[n:]
+        out = self._call(t, y, step)
+        dy, aux = out if self.has_aux else (out, ())
+        if not self.checked:
+            check_output(self.shapes, dy, aux)
+            self.checked = True
+        return tuple(dy), tuple(aux)
 
-    def _call(self, t: Tensor, y: Any) -> Any:
+    def _call(self, t: Tensor, y: tuple[Tensor, ...], step: Step) -> Any:
         if self.recompute and torch.is_grad_enabled():
             # Keep only the inputs; autograd re-runs func in backward for its activations.
-            return checkpoint(self.func, t, y, use_reentrant=False)
-        return self.func(t, y)
-
-    def derivatives(self, t: Tensor, y: tuple[Tensor, ...]) -> tuple[Tensor, ...]:
-        return self(t, y)[0]
+            return checkpoint(self.func, t, y, self.args, step, use_reentrant=False)
+        return self.func(t, y, self.args, step)
 
 
 def _fusable(problem: Problem, solver: Solver) -> bool:
@@ -137,10 +138,12 @@ def _streams(problem: Problem, solver: Solver) -> bool:
 class _Fused:
     """One flat component ``cat([y_i.reshape(-1)])`` standing for ``N`` components."""
 
-    def __init__(self, problem: Problem, evaluator: _Evaluator) -> None:
+    def __init__(self, problem: Problem, func: Callable[..., Any], has_aux: bool) -> None:
         self.shapes = [y.shape for y in problem.y0]
         self.sizes = [y.numel() for y in problem.y0]
-        self.inner = evaluator
+        self.func = func
+        self.has_aux = has_aux
+        self.checked = False
         flat = torch.cat([y.reshape(-1) for y in problem.y0])
         self.problem = dataclasses.replace(
             problem, y0=(flat,), components=[problem.components[0]]
@@ -150,58 +153,73 @@ class _Fused:
         parts = torch.split_with_sizes(flat, self.sizes)
         return tuple(part.view(shape) for part, shape in zip(parts, self.shapes))
 
-    def __call__(self, t: Tensor, y: tuple[Tensor, ...]) -> tuple[Tensor, ...]:
-        derivatives, boundaries = self.inner(t, self.split(y[0]))
-        return (torch.cat([d.reshape(-1) for d in derivatives]), *boundaries)
+    def __call__(self, t: Tensor, y: tuple[Tensor, ...], args: Any, step: Step) -> Any:
+        out = self.func(t, self.split(y[0]), args, step)
+        dy, aux = out if self.has_aux else (out, ())
+        if not self.checked:  # before the concatenation can fail obscurely
+            check_output(self.shapes, dy, aux)
+            self.checked = True
+        flat = (torch.cat([d.reshape(-1) for d in dy]),)
+        return (flat, aux) if self.has_aux else flat
 
 
 def integrate(
     solver: Solver,
     problem: Problem,
     func: Callable[..., Any],
-    mode: str,
     *,
-    evaluate_last: bool,
+    args: Any = None,
+    has_aux: bool = False,
     keep_states: bool = True,
 ) -> tuple[list[tuple[Tensor, ...]], list[tuple[Tensor, ...]], int]:
-    """Run the solve; return the states at every grid point, the boundaries, the nfe.
+    """Run the solve; return the states at every grid point, the auxiliary outputs, the nfe.
 
-    With ``options["checkpoint"]`` each evaluation of the field runs under
-    ``torch.utils.checkpoint`` (non-reentrant): its activations are not kept, and backward
-    recomputes them from the saved inputs.
+    ``func(t, y, args, step)`` is the normalised field (see :class:`_Evaluator`). At step
+    ``n`` it is evaluated at ``(t_n, y_n)`` (its auxiliary outputs recorded), then the
+    stepper computes ``y_{n+1}``. The last point is evaluated only for its auxiliary
+    outputs (``has_aux``). Without ``keep_states`` no state is recorded (the list is
+    empty), so each step's state can be freed once the next one is computed.
 
-    At step ``n`` the field is evaluated at ``(t_n, y_n)`` (boundaries recorded), then the
-    stepper computes ``y_{n+1}``. The evaluation at the last point is done only when
-    ``evaluate_last`` (its derivative is not needed, only its boundaries). Without
-    ``keep_states`` no state is recorded (the list is empty), so each step's state can
-    be freed once the next one is computed.
+    With ``options["checkpoint"]`` each evaluation runs under ``torch.utils.checkpoint``
+    (non-reentrant): its activations are not kept, and backward recomputes them from the
+    saved inputs (the field's ``args`` included).
     """
     recompute = bool(problem.options.get("checkpoint", False))
     fused: _Fused | None = None
     if _fusable(problem, solver):
-        # The user's function is checked (and counted) by the inner evaluator.
-        fused = _Fused(problem, _Evaluator(func, problem.y0, mode))
-        problem, func, mode = fused.problem, fused, "snn"
-    evaluator = _Evaluator(func, problem.y0, mode, recompute)
+        fused = _Fused(problem, func, has_aux)
+        problem, func = fused.problem, fused
+    evaluator = _Evaluator(func, problem.y0, args, has_aux, recompute)
     stepper = solver.setup(problem)
     y = problem.y0
     states = [y] if keep_states else []
-    boundaries = []
+    aux = []
     last = problem.n_points - 1
     times = problem.t.unbind(0)  # the grid times as views, made once
+    # The step each evaluation serves: the grid's own steps, or the uniform step a
+    # uniform-only method uses (so the field and the method agree on h).
+    hs = [problem.h] * max(last, 1) if solver.uniform_only or last == 0 else grid_steps(problem.t)
+
+    def evaluate(n: int) -> Callable[..., tuple[Tensor, ...]]:
+        def call(t: Tensor, y: tuple[Tensor, ...], index: int | None = None) -> tuple[Tensor, ...]:
+            return evaluator(t, y, Step(n, hs[n], index))[0]
+
+        return call
+
     try:
         for n in range(problem.n_points):
-            if n == last and not evaluate_last:
+            if n == last and not has_aux:
                 break
-            f, b = evaluator(times[n], y)
-            boundaries.append(b)
+            k = min(n, len(hs) - 1)  # the last point belongs to the last step
+            f, a = evaluator(times[n], y, Step(k, hs[k], n))
+            aux.append(a)
             if n == last:
                 break
-            y = stepper.step(n, y, f, evaluator.derivatives)
+            y = stepper.step(n, y, f, evaluate(n))
             if keep_states:
                 states.append(y)
     finally:
         stepper.release()
     if fused is not None:
         states = [fused.split(s[0]) for s in states]
-    return states, boundaries, evaluator.nfe
+    return states, aux, evaluator.nfe

@@ -9,7 +9,7 @@ import torch
 from torch import Tensor
 
 from spikede_solvers._checks import check_fdeint
-from spikede_solvers._engine import integrate
+from spikede_solvers._engine import integrate, user_field
 
 __all__ = ["fdeint"]
 
@@ -95,8 +95,6 @@ def fdeint(
     solver, problem, is_tuple = check_fdeint(
         func, y0, t, alpha, method, coefficients, memory, options
     )
-    states, _, _ = integrate(
-        solver, problem, func, "tuple" if is_tuple else "tensor", evaluate_last=False
-    )
+    states, _, _ = integrate(solver, problem, user_field(func, is_tuple))
     out = tuple(torch.stack([s[i] for s in states]) for i in range(len(problem.y0)))
     return out if is_tuple else out[0]

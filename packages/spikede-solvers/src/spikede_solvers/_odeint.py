@@ -9,7 +9,7 @@ import torch
 from torch import Tensor
 
 from spikede_solvers._checks import check_odeint
-from spikede_solvers._engine import integrate
+from spikede_solvers._engine import integrate, user_field
 
 __all__ = ["odeint"]
 
@@ -54,8 +54,6 @@ def odeint(
         True
     """
     solver, problem, is_tuple = check_odeint(func, y0, t, method, options)
-    states, _, _ = integrate(
-        solver, problem, func, "tuple" if is_tuple else "tensor", evaluate_last=False
-    )
+    states, _, _ = integrate(solver, problem, user_field(func, is_tuple))
     out = tuple(torch.stack([s[i] for s in states]) for i in range(len(problem.y0)))
     return out if is_tuple else out[0]

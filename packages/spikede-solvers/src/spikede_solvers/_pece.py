@@ -33,7 +33,7 @@ def predict_correct(
         f_prev: Field values at the previous step (unused at ``n == 0``).
         n: Index of the current step.
         t_next: Time of the new point.
-        evaluate: The vector field, ``evaluate(t, y) -> f``.
+        evaluate: The vector field, ``evaluate(t, y, index) -> f``.
         corrector_steps: Number of corrections (>= 0).
 
     Returns:
@@ -42,6 +42,6 @@ def predict_correct(
     f_ext = f if n == 0 else tuple(2.0 * fi - fp for fi, fp in zip(f, f_prev))
     y_new = tuple(b + gi * fe for b, gi, fe in zip(base, g, f_ext))
     for _ in range(corrector_steps):
-        f_new = evaluate(t_next, y_new)
+        f_new = evaluate(t_next, y_new, n + 1)
         y_new = tuple(b + gi * fn for b, gi, fn in zip(base, g, f_new))
     return y_new

@@ -42,7 +42,7 @@ class _RK4Stepper(_RKStepper):
         half, mid = 0.5 * h, self.mid[n]
         k2 = evaluate(mid, _axpy(y, half, f))
         k3 = evaluate(mid, _axpy(y, half, k2))
-        k4 = evaluate(self.times[n + 1], _axpy(y, h, k3))
+        k4 = evaluate(self.times[n + 1], _axpy(y, h, k3), n + 1)
         # y + h/6 (f + 2 k2 + 2 k3 + k4), accumulated into one new tensor per component.
         out = []
         for yi, a, b, c, d in zip(y, f, k2, k3, k4):

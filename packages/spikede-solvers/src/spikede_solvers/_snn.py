@@ -1,7 +1,8 @@
-"""``snn_solve``: the SNN-facing form used by the spikede umbrella package."""
+"""``snn_solve``: the earlier boundary-recording form, now a deprecated shim over ``solve``."""
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
@@ -43,7 +44,11 @@ def snn_solve(
     options: dict[str, Any] | None = None,
     keep_states: bool = True,
 ) -> SNNSolution:
-    """Integrate a tuple of per-layer states whose vector field also emits boundaries.
+    """Integrate a tuple of states whose field also returns tensors to record (deprecated).
+
+    Deprecated since spikede-solvers 0.2: use :func:`~spikede_solvers.solve` with
+    ``has_aux=True`` (the field returns ``(derivatives, aux)`` and receives the step as
+    an argument); ``snn_solve`` will be removed in 0.3.
 
     ``func(t, y)`` returns ``len(y0) + K`` tensors: the derivatives of the components,
     then ``K >= 0`` boundary tensors (e.g. the spikes leaving the last layer), which are
@@ -99,11 +104,28 @@ def snn_solve(
         >>> sol.states[0][:, 0].tolist(), sol.boundaries[0][:, 0].tolist(), sol.nfe
         ([0.0, 1.0, 1.0, 1.0], [0.0, 1.0, 1.0, 1.0], 4)
     """
+    warnings.warn(
+        "snn_solve is deprecated and will be removed in spikede-solvers 0.3; use "
+        "solve(func, y0, t, method, ..., has_aux=True)",
+        DeprecationWarning,
+        stacklevel=2,
+    )
     solver, problem = check_snn_solve(
         func, y0, t, integrator, method, alpha, coefficients, memory, options, keep_states
     )
+    n = len(problem.y0)
+
+    def field(t: Tensor, y: tuple[Tensor, ...], args: Any, step: Any) -> Any:
+        out = func(t, y)
+        if not isinstance(out, (tuple, list)) or len(out) < n:
+            raise ValueError(
+                f"func returned {type(out).__name__ if not isinstance(out, (tuple, list)) else len(out)}"
+                f", expected at least {n} tensors (one derivative per state component, then boundaries)"
+            )
+        return tuple(out[:n]), tuple(out[n:])
+
     states, boundaries, nfe = integrate(
-        solver, problem, func, "snn", evaluate_last=True, keep_states=keep_states
+        solver, problem, field, has_aux=True, keep_states=keep_states
     )
     out_states = (
         tuple(torch.stack([s[i] for s in states]) for i in range(len(problem.y0)))

@@ -1,8 +1,8 @@
 """Spiking neuron layers: integrate-and-fire and leaky integrate-and-fire variants.
 
-Each neuron is a :class:`spikede_fx.BaseNeuron`: ``step(v, current)`` returns the right-hand
-side ``dv_dt`` of the membrane equation and the spikes. Spikes and resets happen inside one
-solver step of size ``h = self.dt``: the neuron looks at the potential the step would
+Each neuron is a :class:`spikede_fx.BaseNeuron`: ``step(v, current, dt)`` returns the
+right-hand side ``dv_dt`` of the membrane equation and the spikes. Spikes and resets happen
+inside one solver step of size ``h = dt`` (passed by the solver with every evaluation): the neuron looks at the potential the step would
 reach without a spike, ``u = v + h r`` (``r`` the charging rate), fires ``s = H(u - theta)``
 and expresses the reset as an impulse spread over that step. With explicit Euler, a unit
 step and ``alpha = 1`` this reproduces the usual discrete-time neuron spike for spike; with
@@ -152,8 +152,7 @@ class _ThresholdNeuron(BaseNeuron):
         self.detach_reset: bool = bool(detach_reset)
         self.learn_tau: bool = bool(learn_tau)
         self._tau_value: float | None = tau_value
-        self._constants_key: tuple | None = None  # see _constants
-        self._constants_value: tuple = ()
+        self._constants_cache: dict[tuple, tuple] = {}  # see _constants
         if self.learn_tau and tau_value is not None:
             self.log_tau = nn.Parameter(torch.tensor(math.log(tau_value)))
 
@@ -167,7 +166,7 @@ class _ThresholdNeuron(BaseNeuron):
         return self._tau_value
 
     def _constants(
-        self, like: torch.Tensor, current: torch.Tensor
+        self, like: torch.Tensor, current: torch.Tensor, dt: float | torch.Tensor
     ) -> tuple[
         float | torch.Tensor,
         float | torch.Tensor | None,
@@ -178,20 +177,19 @@ class _ThresholdNeuron(BaseNeuron):
         """The step's constants ``(threshold, tau, dt, reset_scale, v_reset)`` for ``like``.
 
         Fast form (eager mode, ``like`` float32/float64 and ``current`` of the same dtype,
-        ``self.dt`` a Python float): the
-        constants are 0-d tensors of ``like``'s dtype and device (a tensor operand costs
-        less per operation than a Python scalar, with bitwise the same result), ``dt`` is
-        ``None`` when it is 1 (the multiply is skipped; ``1 * r`` is exact) and
-        ``reset_scale`` is ``threshold / dt`` rounded in ``like``'s dtype, as a float (so
-        ``rate - reset_scale * s`` equals ``rate - threshold * s / dt`` bitwise for
-        ``s`` in {0, 1}). They are cached until the dtype, device, ``dt``, threshold, tau
-        or ``v_reset`` changes.
+        ``dt`` a Python float): the constants are 0-d tensors of ``like``'s dtype and
+        device (a tensor operand costs less per operation than a Python scalar, with
+        bitwise the same result), ``dt`` is ``None`` when it is 1 (the multiply is
+        skipped; ``1 * r`` is exact) and ``reset_scale`` is ``threshold / dt`` rounded in
+        ``like``'s dtype, as a float (so ``rate - reset_scale * s`` equals ``rate -
+        threshold * s / dt`` bitwise for ``s`` in {0, 1}). They are cached per key (one
+        dict entry per dtype, device and step size: reads and writes of one entry are
+        atomic, so concurrent solves with other steps do not mix them up).
 
         Plain form (otherwise, e.g. under ``torch.compile`` or with a tensor ``dt``): the
         Python numbers as stored (``dt`` possibly a tensor) and ``reset_scale`` ``None``.
         ``tau`` and ``v_reset`` are ``None`` for neurons without them.
         """
-        dt = self.dt
         v_reset = self.__dict__.get("v_reset")
         if (
             type(dt) is not float
@@ -201,12 +199,13 @@ class _ThresholdNeuron(BaseNeuron):
         ):
             return self.threshold, self._tau_value, dt, None, v_reset
         key = (like.dtype, like.device, dt, self.threshold, self._tau_value, v_reset)
-        if key != self._constants_key:
-            self._constants_value = _fast_constants(
-                like, dt, self.threshold, self._tau_value, v_reset
-            )
-            self._constants_key = key
-        return self._constants_value
+        cache = self._constants_cache
+        value = cache.get(key)
+        if value is None:
+            if len(cache) >= 64:  # a non-uniform grid: keep the cache bounded
+                cache.clear()
+            value = cache[key] = _fast_constants(like, dt, self.threshold, self._tau_value, v_reset)
+        return value
 
     def _fire(
         self,
@@ -239,7 +238,7 @@ class _ThresholdNeuron(BaseNeuron):
 class IFNeuron(_ThresholdNeuron):
     """Integrate-and-fire neuron with soft reset (reset by subtraction).
 
-    With ``h = self.dt`` the solver's step and ``theta`` the threshold::
+    With ``h = dt`` the solver's step and ``theta`` the threshold::
 
         r      = I                          (pure integration)
         u      = v + h r                    (charged potential)
@@ -276,17 +275,20 @@ class IFNeuron(_ThresholdNeuron):
     ) -> None:
         super().__init__(threshold, surrogate, sharpness, detach_reset)
 
-    def step(self, v: torch.Tensor, current: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def step(
+        self, v: torch.Tensor, current: torch.Tensor, dt: float | torch.Tensor = 1.0
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """``(dv_dt, spike)`` of the IF dynamics at membrane ``v`` and input ``current``.
 
         Args:
             v: Membrane potential.
             current: Input current, same shape as ``v``.
+            dt: Size ``h`` of the solver step.
 
         Returns:
             ``(I - theta s / h, s)``.
         """
-        theta, _, dt, scale, _ = self._constants(v, current)
+        theta, _, dt, scale, _ = self._constants(v, current, dt)
         _, spike, reset = self._fire(v, current, theta, dt)
         return _soft_reset(current, reset, theta, dt, scale), spike
 
@@ -294,7 +296,7 @@ class IFNeuron(_ThresholdNeuron):
 class LIFNeuron(_ThresholdNeuron):
     """Leaky integrate-and-fire neuron with soft reset (reset by subtraction).
 
-    With ``h = self.dt`` the solver's step, ``tau`` the membrane time constant (in units
+    With ``h = dt`` the solver's step, ``tau`` the membrane time constant (in units
     of the time grid) and ``theta`` the threshold::
 
         r      = (I - v) / tau              (charging rate; the input enters with decay)
@@ -352,17 +354,20 @@ class LIFNeuron(_ThresholdNeuron):
             tau = self.log_tau.exp()
         return (self._input_current(current) - v) / tau
 
-    def step(self, v: torch.Tensor, current: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def step(
+        self, v: torch.Tensor, current: torch.Tensor, dt: float | torch.Tensor = 1.0
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """``(dv_dt, spike)`` of the LIF dynamics at membrane ``v`` and input ``current``.
 
         Args:
             v: Membrane potential.
             current: Input current, same shape as ``v``.
+            dt: Size ``h`` of the solver step.
 
         Returns:
             ``((I - v)/tau - theta s / h, s)``.
         """
-        theta, tau, dt, scale, _ = self._constants(v, current)
+        theta, tau, dt, scale, _ = self._constants(v, current, dt)
         rate = self._rate(v, current, tau)
         _, spike, reset = self._fire(v, rate, theta, dt)
         return _soft_reset(rate, reset, theta, dt, scale), spike
@@ -398,7 +403,7 @@ class HardResetLIFNeuron(LIFNeuron):
         >>> import torch
         >>> neuron = HardResetLIFNeuron(tau=1.0, threshold=1.0, v_reset=-0.5)
         >>> dv, s = neuron(torch.zeros(1), torch.tensor([2.0]))
-        >>> (torch.zeros(1) + neuron.dt * dv).item(), s.item()
+        >>> (torch.zeros(1) + 1.0 * dv).item(), s.item()
         (-0.5, 1.0)
     """
 
@@ -418,17 +423,20 @@ class HardResetLIFNeuron(LIFNeuron):
         )
         self.v_reset: float = float(v_reset)
 
-    def step(self, v: torch.Tensor, current: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def step(
+        self, v: torch.Tensor, current: torch.Tensor, dt: float | torch.Tensor = 1.0
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """``(dv_dt, spike)`` of the hard-reset LIF dynamics.
 
         Args:
             v: Membrane potential.
             current: Input current, same shape as ``v``.
+            dt: Size ``h`` of the solver step.
 
         Returns:
             ``((I - v)/tau + s (v_reset - u) / h, s)``.
         """
-        theta, tau, dt, scale, v_reset = self._constants(v, current)
+        theta, tau, dt, scale, v_reset = self._constants(v, current, dt)
         rate = self._rate(v, current, tau)
         u, spike, reset = self._fire(v, rate, theta, dt)
         if scale is None:  # plain form: dt a number or tensor, v_reset a number

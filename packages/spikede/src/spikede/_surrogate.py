@@ -181,7 +181,8 @@ class Surrogate(nn.Module):
         """
         if not self._heaviside_forward or self._forward_hooks or self._forward_pre_hooks:
             return self(u - threshold)
-        if _is_functorch_wrapped(u):  # vmap/grad transforms: no out= batching rule
+        if torch.compiler.is_compiling() or _is_functorch_wrapped(u):
+            # compiled, or vmap/grad transforms (no out= batching rule): the plain form
             spikes = torch.ge(u, threshold).to(u.dtype)
         else:  # the comparison written as floats directly: one kernel, not two
             spikes = torch.ge(u, threshold, out=torch.empty_like(u))

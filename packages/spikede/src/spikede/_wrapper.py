@@ -4,48 +4,53 @@ from __future__ import annotations
 
 import logging
 import math
+import numbers
 import re
 import sys
-import threading
-import warnings
-from collections.abc import Mapping, Sequence
-from typing import Any, TextIO
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any, ClassVar, TextIO
 
 import torch
 from torch import nn
 
 from spikede._alpha import LayerOrder, PerLayerAlphaConfig
 from spikede_fx import ODEFuncFromFX
-from spikede_solvers import snn_solve
+from spikede_solvers import SOLVERS, check_options, solve
 
 __all__ = ["INTEGRATORS", "SNNWrapper"]
 
 logger = logging.getLogger(__name__)
 
-#: Methods each integrator accepts; the first is the default.
-INTEGRATORS: dict[str, tuple[str, ...]] = {
-    "fdeint": ("gl", "l1", "trap", "pred", "glmulti"),
-    "odeint": ("euler", "midpoint", "rk4"),
-}
-_SINGLE_TERM_METHODS = ("gl", "l1", "trap", "pred")
+#: The kind of solver method each integrator runs.
+_KINDS = {"fdeint": "fractional", "odeint": "integer"}
+
+
+class _Integrators(Mapping):
+    """Methods each integrator accepts, read from the solver registry (a live view)."""
+
+    _FIRST: ClassVar[dict[str, tuple[str, ...]]] = {
+        "fdeint": ("gl", "l1", "trap", "pred", "glmulti"),
+        "odeint": ("euler", "midpoint", "rk4"),
+    }
+
+    def __getitem__(self, integrator: str) -> tuple[str, ...]:
+        kind = _KINDS[integrator]
+        first = [m for m in self._FIRST[integrator] if m in SOLVERS]
+        rest = sorted(m for m, s in SOLVERS.items() if s.kind == kind and m not in first)
+        return (*first, *rest)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(_KINDS)
+
+    def __len__(self) -> int:
+        return len(_KINDS)
+
+
+#: Methods each integrator accepts (the solver registry's, by kind); the first is the default.
+INTEGRATORS: Mapping[str, tuple[str, ...]] = _Integrators()
 _INTERPOLATION_METHODS = ("linear", "nearest", "previous", "cubic", "akima")
-
-
-def _check_options(options: object, name: str) -> dict[str, Any]:
-    if options is None:
-        return {}
-    if not isinstance(options, Mapping):
-        raise TypeError(f"{name} must be a dict of solver options or None; got {type(options).__name__}")
-    opts = dict(options)
-    if "memory" in opts and opts["memory"] is not None:
-        m = opts["memory"]
-        if isinstance(m, bool) or not isinstance(m, int) or m < 1:
-            raise ValueError(f"{name}['memory'] must be an int >= 1 or None; got {m!r}")
-    if "step_size" in opts and opts["step_size"] is not None:
-        h = opts["step_size"]
-        if isinstance(h, bool) or not isinstance(h, (int, float)) or not math.isfinite(h) or h <= 0:
-            raise ValueError(f"{name}['step_size'] must be a positive finite number or None; got {h!r}")
-    return opts
+#: Options the wrapper reads itself; every other key goes to the solver method.
+_WRAPPER_OPTIONS = ("step_size",)
 
 
 def _check_method(integrator: str, method: str | None, name: str = "method") -> str | None:
@@ -63,27 +68,26 @@ def _check_method(integrator: str, method: str | None, name: str = "method") -> 
     return method
 
 
+def _check_options(options: object, name: str, method: str) -> dict[str, Any]:
+    """The one check of ``options``: the wrapper's own keys here, the rest by ``method``'s."""
+    if options is None:
+        return {}
+    if not isinstance(options, Mapping):
+        raise TypeError(f"{name} must be a dict of solver options or None; got {type(options).__name__}")
+    opts = dict(options)
+    h = opts.get("step_size")
+    if h is not None and (
+        isinstance(h, bool) or not isinstance(h, numbers.Real) or not math.isfinite(h) or h <= 0
+    ):
+        raise ValueError(f"{name}['step_size'] must be a positive finite number or None; got {h!r}")
+    checked = check_options(method, {k: v for k, v in opts.items() if k not in _WRAPPER_OPTIONS})
+    if h is not None:
+        checked["step_size"] = float(h)
+    return checked
+
+
 def _flag_list(value: object) -> bool:
     return bool(value) if isinstance(value, bool) else any(bool(v) for v in value)  # type: ignore[union-attr]
-
-
-def _rebinding_field(odefunc: ODEFuncFromFX, field: Any, h: float) -> Any:
-    """The vector field for ``options={"checkpoint": True}``.
-
-    The solver re-runs evaluations in backward, after this call has cleared its inputs:
-    the first re-run reinstates this call's cached inputs and step size, and a callback
-    clears them when that backward pass ends.
-    """
-    cached = odefunc.cached_inputs()
-
-    def evaluate(t: torch.Tensor, v: Any) -> Any:
-        if odefunc.cached_inputs() is not cached:
-            odefunc.restore_inputs(cached)
-            odefunc.set_step_size(h)
-            torch.autograd.Variable._execution_engine.queue_callback(odefunc.clear_inputs)
-        return field(t, v)
-
-    return evaluate
 
 
 def _all_finite(x: torch.Tensor) -> bool:
@@ -194,7 +198,6 @@ class SNNWrapper(nn.Module):
         if integrator not in INTEGRATORS:
             raise ValueError(f"integrator must be one of {tuple(INTEGRATORS)}; got {integrator!r}")
         method = _check_method(integrator, method)
-        options = _check_options(options, "options")
         if interpolation_method not in _INTERPOLATION_METHODS:
             raise ValueError(
                 f"interpolation_method must be one of {_INTERPOLATION_METHODS}; got {interpolation_method!r}"
@@ -220,7 +223,8 @@ class SNNWrapper(nn.Module):
 
         self.integrator = integrator
         self.method = method
-        self.options = options
+        self._multiterm = config.is_multiterm
+        self.options = _check_options(options, "options", self._default_method())
         self.interpolation_method = interpolation_method
         self.alpha_mode = config.mode
         self.compile = compile
@@ -231,22 +235,10 @@ class SNNWrapper(nn.Module):
             LayerOrder(o, c, la, lc)
             for o, c, la, lc in zip(config.orders, config.coefficients, config.learn_alpha, config.learn_coefficient)
         )
-        self._multiterm = config.is_multiterm
+        # Kept outside the module tree: the traced graphs hold no parameter of their own.
         object.__setattr__(self, "_odefunc", odefunc)
-        object.__setattr__(self, "_compiled_field", None)
-        object.__setattr__(self, "_call_lock", threading.RLock())
-        self._state_shapes: list[torch.Size] | None = None
-        self._shape_key: tuple[int, ...] | None = None
-
-    # ------------------------------------------------------------------ copy / pickle
-    def __getstate__(self) -> dict[str, Any]:
-        state = dict(super().__getstate__())
-        state.pop("_call_lock", None)
-        return state
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        super().__setstate__(state)
-        object.__setattr__(self, "_call_lock", threading.RLock())
+        self._compiled_ode: Any = None  # torch.compile of the ODE graph, made on first use
+        self._shapes: tuple[Any, list[torch.Size]] | None = None  # (key, membrane shapes)
 
     # ------------------------------------------------------------------ checkpoints
     def _load_from_state_dict(
@@ -450,13 +442,22 @@ class SNNWrapper(nn.Module):
         return self._infer_shapes(example, (), {})
 
     def _infer_shapes(self, example: torch.Tensor, args: tuple, kwargs: dict) -> list[torch.Size]:
-        key = tuple(example.shape[1:])
-        if self._state_shapes is None or self._shape_key != key:
-            with torch.no_grad():
-                shapes = self._odefunc.infer_state_shapes(example, *args, **kwargs)
-            self._state_shapes = [torch.Size(s[1:]) for s in shapes]
-            self._shape_key = key
-        return list(self._state_shapes)
+        # The membrane shapes depend on the input's shape and on the extra inputs' shapes.
+        def sig(a: Any) -> Any:
+            return (tuple(a.shape), a.dtype) if isinstance(a, torch.Tensor) else type(a)
+
+        key = (
+            tuple(example.shape[1:]),
+            tuple(sig(a) for a in args),
+            tuple((k, sig(v)) for k, v in sorted(kwargs.items())),
+        )
+        cached = self._shapes  # one read: another thread may replace it meanwhile
+        if cached is not None and cached[0] == key:
+            return list(cached[1])
+        with torch.no_grad():
+            shapes = [torch.Size(s[1:]) for s in self._odefunc.infer_state_shapes(example, *args, **kwargs)]
+        self._shapes = (key, shapes)
+        return list(shapes)
 
     # ------------------------------------------------------------------ forward
     def _default_method(self, method: str | None = None) -> str:
@@ -471,7 +472,9 @@ class SNNWrapper(nn.Module):
         if step_size is None:
             return x_time
         t0, t1 = float(x_time[0]), float(x_time[-1])
-        n = math.floor((t1 - t0) / step_size + 1e-9) + 1
+        ratio = (t1 - t0) / step_size
+        # The last sample is kept when the span is a multiple of h to the dtype's precision.
+        n = math.floor(ratio + 16 * torch.finfo(x_time.dtype).eps * max(1.0, ratio)) + 1
         return t0 + step_size * torch.arange(n, dtype=x_time.dtype, device=x_time.device)
 
     def _check_inputs(self, x: object, x_time: object) -> tuple[torch.Tensor, torch.Tensor]:
@@ -512,12 +515,15 @@ class SNNWrapper(nn.Module):
             x_time = x_time.to(device=x.device, dtype=x.dtype)
         return x, x_time
 
-    def _vector_field(self) -> Any:
+    def _ode(self) -> Any:
+        """The compiled ODE graph (``compile=True``), made once; ``None`` in eager mode."""
         if not self.compile:
-            return self._odefunc
-        if self._compiled_field is None:
-            object.__setattr__(self, "_compiled_field", torch.compile(self._odefunc))
-        return self._compiled_field
+            return None
+        if self._compiled_ode is None:
+            # The bound forward, not the module: a compiled module would be registered as
+            # a submodule and repeat every parameter in the state_dict.
+            self._compiled_ode = torch.compile(self._odefunc.network.ode.forward)
+        return self._compiled_ode
 
     def forward(
         self,
@@ -568,78 +574,44 @@ class SNNWrapper(nn.Module):
         method = _check_method(self.integrator, method)
         run_method = self._default_method(method)
         opts = dict(self.options)
-        opts.update(_check_options(options, "options"))
-        memory = opts.pop("memory", None)
+        if options is not None or method is not None:
+            opts.update(_check_options(options, "options", run_method))
         step_size = opts.pop("step_size", None)
         if model_kwargs is None:
             model_kwargs = {}
-        if self.integrator == "fdeint" and self._multiterm and run_method in _SINGLE_TERM_METHODS:
-            warnings.warn(
-                f"method={run_method!r} is single-term but the orders are multi-term; using 'glmulti'",
-                UserWarning,
-                stacklevel=2,
-            )
-            run_method = "glmulti"
-
         grid = self._grid(x_time, step_size)
         if grid.shape[0] < 2:
             raise ValueError(f"the solver grid needs at least 2 points; got {grid.shape[0]} (check options['step_size'])")
-        # One solve at a time per wrapper: the neurons' step size and the cached inputs are
-        # shared by every caller of this module (threads may call it concurrently).
-        with self._call_lock:
-            return self._solve(x, x_time, grid, run_method, memory, step_size, opts, model_args, model_kwargs, return_states)
 
-    def _solve(
-        self,
-        x: torch.Tensor,
-        x_time: torch.Tensor,
-        grid: torch.Tensor,
-        run_method: str,
-        memory: int | None,
-        step_size: float | None,
-        opts: dict[str, Any],
-        model_args: tuple,
-        model_kwargs: dict[str, Any],
-        return_states: bool,
-    ) -> torch.Tensor | tuple[Any, tuple[torch.Tensor, ...]]:
         odefunc = self._odefunc
-        # Submodules replaced after construction (SyncBatchNorm conversion, ...) are
-        # picked up, so the ODE and post-neuron graphs keep sharing the model's modules.
-        odefunc.resync_modules()
         shapes = self._infer_shapes(x[0], model_args, model_kwargs)
         batch = x.shape[1]
         v0 = tuple(torch.zeros((batch, *s), dtype=x.dtype, device=x.device) for s in shapes)
-
-        h = float(grid[1] - grid[0]) if step_size is None else float(step_size)
         alphas, coefs = self._solver_orders(x.dtype)
-        odefunc.set_inputs(x, x_time, *model_args, **model_kwargs)
-        try:
-            # The input-driven layers run once per block of grid times. Not with
-            # torch.compile (the compiled field keeps the per-evaluation graph), nor with
-            # checkpointing (whose evaluations keep no activations, the layers included).
-            if not (self.compile or opts.get("checkpoint")):
-                odefunc.precompute(grid)
-            odefunc.set_step_size(h)
-            field = self._vector_field()
-            if opts.get("checkpoint"):
-                field = _rebinding_field(odefunc, field, h)
-            sol = snn_solve(
-                field,
-                v0,
-                grid,
-                integrator=self.integrator,
-                method=run_method,
-                alpha=alphas,
-                coefficients=coefs,
-                memory=memory,
-                options=opts or None,
-                keep_states=return_states,
-            )
-            out = odefunc.post(sol.boundaries, *model_args, **model_kwargs)
-        finally:
-            odefunc.clear_inputs()  # the inputs are per call: hold no reference after it
+        # Everything this call's evaluations read, built once and passed to each of them.
+        # The input-driven layers run once per block of grid times, except when compiled
+        # (the compiled graph is the whole field) or checkpointed (whose evaluations keep
+        # no activations, those layers' included).
+        eager = not (self.compile or opts.get("checkpoint"))
+        args = odefunc.field_args(
+            x, x_time, *model_args, grid=grid if eager else None, ode=self._ode(), **model_kwargs
+        )
+        sol = solve(
+            ODEFuncFromFX.solver_field,
+            v0,
+            grid,
+            run_method,
+            alpha=alphas,
+            coefficients=coefs,
+            options=opts or None,
+            args=args,
+            has_aux=True,
+            keep_states=return_states,
+        )
+        odefunc.nfe += sol.nfe
+        out = odefunc.post(sol.aux, *model_args, **model_kwargs)
         if return_states:
-            return out, tuple(sol.states)
+            return out, tuple(sol.ys)
         return out
 
     def _solver_orders(

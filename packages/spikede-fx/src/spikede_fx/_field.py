@@ -1,0 +1,59 @@
+"""The vector field of a traced network: a pure function of explicit arguments."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from spikede_fx._inputs import InputTable
+from spikede_fx._network import Network
+
+__all__ = ["FieldArgs", "network_field"]
+
+
+@dataclass(frozen=True)
+class FieldArgs:
+    """Everything one call's evaluations read besides ``(t, v, dt)``.
+
+    Built once per call (by :meth:`spikede_fx.ODEFuncFromFX.field_args`) and passed to
+    every evaluation as an argument; nothing of it is stored on a module, so calls in
+    several threads, or several wrappers of one model, do not share it.
+
+    Attributes:
+        network: The traced network.
+        x: The input samples ``[T, B, ...]``.
+        x_time: Their times.
+        interpolator: ``x(t)`` between samples (:class:`spikede_interp.Interpolator`).
+        extras: The model's extra inputs, by position.
+        table: The precomputed inputs on the solver grid, by grid index, or ``None``.
+        ode: The callable that runs the ODE graph (the graph module, or its compiled form).
+    """
+
+    network: Network
+    x: torch.Tensor
+    x_time: torch.Tensor
+    interpolator: Any
+    extras: tuple[Any, ...] = ()
+    table: InputTable | None = None
+    ode: Any = None
+
+
+def network_field(
+    t: torch.Tensor, v: tuple[torch.Tensor, ...], args: FieldArgs, h: float, index: int | None
+) -> tuple[torch.Tensor, ...]:
+    """``(dv_1, ..., dv_N, boundary_1, ..., boundary_K)`` at time ``t``, membranes ``v``.
+
+    ``h`` is the size of the solver step this evaluation belongs to (passed to every
+    neuron), ``index`` the grid index of ``t`` when it is a grid point: the precomputed
+    inputs of that point are used, otherwise the input is interpolated at ``t``.
+    """
+    table = args.table
+    if table is not None and index is not None:
+        row = table.row(index)
+        if table.split:
+            return args.network.input_part.state_gm(*v, *row, *args.extras, h)  # type: ignore[union-attr]
+        return args.network.ode(*v, row[0], *args.extras, h)
+    ode = args.network.ode if args.ode is None else args.ode
+    return ode(*v, args.interpolator(t), *args.extras, h)
