@@ -57,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
             net.zero_grad()
             out, states = net(x, method=method, options=opts, return_states=True)
             (out.sum() + sum(s.mean() for s in states)).backward()
-            grad = torch.stack([o.alpha_raw.grad.reshape(()) for o in net.orders])
+            grad = torch.stack([o.order.grad.reshape(()) for o in net.orders])
             runs.append((out.detach(), [s.detach() for s in states], grad))
         (out_f, st_f, g_f), (out_s, st_s, g_s) = runs
         count_f = out_f.sum().item()

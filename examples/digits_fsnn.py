@@ -68,7 +68,7 @@ def train_one(alpha: float, args: argparse.Namespace, data: dict, label: str) ->
     snn = SNNWrapper(
         build_model(args.hidden, args.tau, args.threshold),
         integrator=integrator,
-        alpha=alpha,
+        **({"alpha": alpha} if integrator == "fdeint" else {}),  # odeint has no order
         method=method,
         learn_alpha=args.learn_alpha and integrator == "fdeint",
         options={"memory": args.memory} if args.memory else None,

@@ -200,6 +200,7 @@ ROWS: list[Row] = [
     R("SNNWrapper", "alpha", "2 per-layer orders for 1 layer", lambda: _wrapper(alpha=[0.5, 0.6], alpha_mode="per_layer"), ValueError, "1"),
     R("SNNWrapper", "alpha", "scalar with `alpha_mode='multiterm'`", lambda: _wrapper(alpha=0.5, alpha_mode="multiterm"), ValueError, "needs a list of orders"),
     R("SNNWrapper", "alpha", "nested list with 2 layers for 1", lambda: _wrapper(alpha=[[0.5], [0.6]]), ValueError, "1"),
+    R("SNNWrapper", "alpha", "tensor that requires grad", lambda: _wrapper(alpha=torch.tensor(0.6, requires_grad=True)), ValueError, "pass learn_alpha=True with a plain value"),
     R("SNNWrapper", "alpha_mode", "`'layerwise'`", lambda: _wrapper(alpha_mode="layerwise"), ValueError, "alpha_mode must be one of"),
     R("SNNWrapper", "multi_coefficient", "negative weight", lambda: _wrapper(alpha=[0.3, 0.6], alpha_mode="multiterm", multi_coefficient=[1.0, -2.0]), ValueError, "positive"),
     R("SNNWrapper", "multi_coefficient", "3 weights for 2 orders", lambda: _wrapper(alpha=[0.3, 0.6], alpha_mode="multiterm", multi_coefficient=[1.0, 1.0, 1.0]), ValueError, "multi_coefficient"),
@@ -230,7 +231,7 @@ ROWS: list[Row] = [
     R("SNNWrapper.forward", "options", "`{'memory': 0}`", lambda: _wrapper()(torch.rand(5, 2, 3), options={"memory": 0}), ValueError, "options['memory'] must be an int >= 1"),
     R("SNNWrapper.forward", "options", "`{'step_size': 10.0}` (grid of 1 point)", lambda: _wrapper()(torch.rand(5, 2, 3), options={"step_size": 10.0}), ValueError, "the solver grid needs at least 2 points"),
     R("SNNWrapper.forward", "model_args", "missing `mask` of the model", lambda: SNNWrapper(_Masked())(torch.rand(5, 2, 3)), TypeError, "missing extra input(s) ['mask']"),
-    R("SNNWrapper.load_state_dict", "state_dict", "learnable-alpha checkpoint into a fixed-alpha wrapper", lambda: _wrapper().load_state_dict(_wrapper(learn_alpha=True).state_dict()), ValueError, "build it with learn_alpha=True"),
+    R("SNNWrapper.load_state_dict", "state_dict", "checkpoint of a 2-term wrapper into a 1-term one", lambda: _wrapper().load_state_dict(_wrapper(alpha=[0.3, 0.6], alpha_mode="multiterm").state_dict()), ValueError, "the checkpoint has 2 order term(s) but this wrapper has 1"),
     # ---------------------------------------------------------------- neurons
     R("LIFNeuron", "tau", "`0.0`", lambda: LIFNeuron(tau=0.0), ValueError, "tau must be a finite number > 0"),
     R("LIFNeuron", "tau", "`'2'`", lambda: LIFNeuron(tau="2"), TypeError, "tau must be a positive real number"),
@@ -306,8 +307,10 @@ Notes on values that are *not* rejected:
   mismatch between `x` and the model raises `ValueError` (`x is on ... but the model's
   parameters are on ...`), a dtype mismatch `TypeError` (allowed under `torch.autocast`).
 - **Checkpoints.** Loading a checkpoint saved with another layer count, another alpha
-  mode or other learnable flags raises `ValueError` naming the layer and the difference,
-  before anything is copied.
+  mode or another number of terms raises `ValueError` naming the layer and the difference,
+  before anything is copied. Learnable flags may differ: the checkpoint holds the orders
+  and weights (`orders.{i}.order`, `orders.{i}.coefficient`), which load into a wrapper
+  built with other `learn_alpha`/`learn_coefficient` flags, learnable or fixed as built.
 
 | Entry point | Argument | Bad value | Exception | Message contains |
 |---|---|---|---|---|

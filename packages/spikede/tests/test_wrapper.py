@@ -108,8 +108,8 @@ def test_learnable_alpha_and_coefficients_get_gradients_and_move():
         learn_coefficient=True,
     )
     params = dict(snn.named_parameters())
-    alpha_keys = [k for k in params if "alpha_raw" in k]
-    coef_keys = [k for k in params if "coefficient_log" in k]
+    alpha_keys = [k for k in params if k.endswith(".order")]
+    coef_keys = [k for k in params if k.endswith(".coefficient")]
     assert len(alpha_keys) == 2 and len(coef_keys) == 2
     opt = torch.optim.Adam(snn.parameters(), lr=0.05)  # built right after construction
     before = [a.clone() for a in snn.get_per_layer_alpha()]
@@ -140,7 +140,7 @@ def test_state_dict_stable_and_round_trips():
     # one path per parameter: no duplicated weights through the traced graphs
     assert len(keys_after) == len(set(keys_after))
     n_params = sum(1 for _ in snn.parameters())
-    assert n_params == len([k for k in keys_after if "alpha_raw" in k or k.startswith("model.")])
+    assert n_params == len([k for k in keys_after if k.endswith(".order") or k.startswith("model.")])
     fresh = SNNWrapper(mlp(seed=5), alpha=[0.5, 0.7], alpha_mode="per_layer", learn_alpha=True)
     fresh.load_state_dict(snn.state_dict())
     assert torch.equal(fresh(x), out)
@@ -149,7 +149,7 @@ def test_state_dict_stable_and_round_trips():
 def test_shapes_optional_idempotent_and_batch_may_change():
     snn = SNNWrapper(mlp(), alpha=0.6, learn_alpha=True)
     with torch.no_grad():
-        snn.orders[0].alpha_raw.fill_(0.3)
+        snn.orders[0].order.fill_(0.3)
     learned = snn.get_per_layer_alpha()
     assert snn._set_neuron_shapes((5, 6)) == [torch.Size([10]), torch.Size([4])]
     assert snn._set_neuron_shapes((5, 6)) == [torch.Size([10]), torch.Size([4])]

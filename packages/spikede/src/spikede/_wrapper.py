@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import math
 import numbers
-import re
 import sys
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, ClassVar, TextIO
@@ -13,7 +12,7 @@ from typing import Any, ClassVar, TextIO
 import torch
 from torch import nn
 
-from spikede._alpha import LayerOrder, PerLayerAlphaConfig
+from spikede._alpha import DEFAULT_ALPHA, LayerOrder, PerLayerAlphaConfig, check_checkpoint_orders
 from spikede_fx import ODEFuncFromFX
 from spikede_solvers import SOLVERS, check_options, solve
 
@@ -86,10 +85,6 @@ def _check_options(options: object, name: str, method: str) -> dict[str, Any]:
     return checked
 
 
-def _flag_list(value: object) -> bool:
-    return bool(value) if isinstance(value, bool) else any(bool(v) for v in value)  # type: ignore[union-attr]
-
-
 def _all_finite(x: torch.Tensor) -> bool:
     """Whether every value of ``x`` is finite. NaN and infinity reach the sum, so a
     finite sum settles it in one reduction; otherwise (a NaN, an infinity, or a sum of
@@ -136,14 +131,28 @@ class SNNWrapper(nn.Module):
     :class:`spikede.PerLayerAlphaConfig`): a scalar for all layers; a flat list with
     ``alpha_mode="per_layer"`` (one order per neuron layer) or ``"multiterm"`` (the same
     terms in every layer, weighted by ``multi_coefficient``); a nested list for per-layer
-    multi-term. Learnable orders are ``sigmoid`` of a free parameter, so they stay in
-    (0, 1) by construction; learnable weights are ``exp`` of one, so they stay positive.
-    All of them are parameters from construction on, so an optimizer can be built at once.
+    multi-term. The state of layer ``i`` is ``orders.{i}.order`` and
+    ``orders.{i}.coefficient`` whether they are learnable or not (parameters when
+    learnable, from construction on, so an optimizer can be built at once; buffers when
+    fixed): the stored number ``r`` is the order itself on ``[0.1, 1]``, and in general
+    ``alpha = g(1 - |1 - r|)`` with ``g`` the identity above 0.1 and the positive tail
+    ``0.01 / (0.2 - q)`` below (the weight is ``g(r)``). So a learnable order stays inside
+    (0, 1] by construction, without clamping, and ``d alpha / d r = 1`` on ``[0.1, 1]``,
+    at ``alpha = 1`` included: an order started at 1 moves at the optimizer's rate (past
+    1 the stored number is reflected, order ``2 - r``). See
+    :class:`spikede._alpha.LayerOrder`. A checkpoint holds the values, not the
+    learnability: it loads into a wrapper built with other ``learn_alpha`` /
+    ``learn_coefficient`` flags, and checkpoints of spikede 0.1.0 (``alpha_raw``,
+    ``alpha_value``, ``coefficient_log``, ``coefficient_value``) load as the same orders.
+    A checkpoint with another layer count or term count raises ``ValueError`` before
+    anything is loaded.
 
     Args:
         base: The discrete-time SNN, a module with at least one neuron layer.
         integrator: ``"fdeint"`` (fractional order) or ``"odeint"`` (integer order).
-        alpha: The fractional order(s), each in (0, 1].
+        alpha: The fractional order(s), each in (0, 1]: numbers, or tensors that do not
+            require grad (to learn the orders use ``learn_alpha``). Default 0.5; not used
+            by ``odeint``, which warns when it is given.
         method: Solver method of the integrator; ``None`` picks ``gl`` (``glmulti`` for
             multi-term orders) or ``euler``.
         options: Solver options: ``memory`` (keep the last M history terms),
@@ -182,7 +191,7 @@ class SNNWrapper(nn.Module):
         self,
         base: nn.Module,
         integrator: str = "fdeint",
-        alpha: float | Sequence[float] | Sequence[Sequence[float]] | torch.Tensor = 0.5,
+        alpha: float | Sequence[float] | Sequence[Sequence[float]] | torch.Tensor = DEFAULT_ALPHA,
         method: str | None = None,
         options: dict[str, Any] | None = None,
         interpolation_method: str = "linear",
@@ -208,9 +217,13 @@ class SNNWrapper(nn.Module):
         odefunc = ODEFuncFromFX(base, interpolation_method=interpolation_method)
         n_layers = odefunc.neuron_count
         if integrator == "odeint":
-            if _flag_list(learn_alpha) or _flag_list(learn_coefficient):
-                raise ValueError("learn_alpha/learn_coefficient need integrator='fdeint'; got integrator='odeint'")
-            config = PerLayerAlphaConfig.from_spec(1.0, n_layers)
+            config = PerLayerAlphaConfig.integer_order(
+                n_layers,
+                alpha=alpha,
+                multi_coefficient=multi_coefficient,
+                learn_alpha=learn_alpha,
+                learn_coefficient=learn_coefficient,
+            )
         else:
             config = PerLayerAlphaConfig.from_spec(
                 alpha,
@@ -251,64 +264,9 @@ class SNNWrapper(nn.Module):
         unexpected_keys: list[str],
         error_msgs: list[str],
     ) -> None:
-        # Compare the checkpoint's order layout with this wrapper's before PyTorch's generic
-        # key/size messages, so that a mismatch says what differs and how to fix it.
-        pattern = re.compile(re.escape(prefix) + r"orders\.(\d+)\.(alpha_raw|alpha_value|coefficient_log|coefficient_value)$")
-        problems: list[str] = []
-        saved: dict[int, dict[str, Any]] = {}
-        for key, value in state_dict.items():
-            m = pattern.match(key)
-            if m:
-                saved.setdefault(int(m.group(1)), {})[m.group(2)] = value
-        if saved:
-            n_saved = max(saved) + 1
-            if n_saved != self.neuron_count:
-                problems.append(
-                    f"the checkpoint has orders for {n_saved} neuron layer(s) but this SNNWrapper's model "
-                    f"has {self.neuron_count}; build the wrapper around the same architecture"
-                )
-            else:
-                for i, (layer, entries) in enumerate(zip(self.orders, [saved.get(j, {}) for j in range(n_saved)])):
-                    mine_learn = hasattr(layer, "alpha_raw")
-                    if "alpha_raw" in entries and not mine_learn:
-                        problems.append(
-                            f"layer {i}: the checkpoint has a learnable order (alpha_raw) but this wrapper's "
-                            f"order is fixed (alpha_value); build it with learn_alpha=True"
-                        )
-                    elif "alpha_value" in entries and mine_learn:
-                        problems.append(
-                            f"layer {i}: the checkpoint has a fixed order (alpha_value) but this wrapper's "
-                            f"order is learnable (alpha_raw); build it with learn_alpha=False"
-                        )
-                    mine_lc = hasattr(layer, "coefficient_log")
-                    if "coefficient_log" in entries and not mine_lc:
-                        problems.append(
-                            f"layer {i}: the checkpoint has learnable coefficients (coefficient_log) but this "
-                            f"wrapper's are fixed; build it with learn_coefficient=True"
-                        )
-                    elif "coefficient_value" in entries and mine_lc:
-                        problems.append(
-                            f"layer {i}: the checkpoint has fixed coefficients (coefficient_value) but this "
-                            f"wrapper's are learnable; build it with learn_coefficient=False"
-                        )
-                    saved_terms = next(
-                        (v.shape[0] for v in entries.values() if isinstance(v, torch.Tensor) and v.dim() == 1), None
-                    )
-                    mine_terms = layer.alpha().shape[0]
-                    if saved_terms is not None and saved_terms != mine_terms:
-                        problems.append(
-                            f"layer {i}: the checkpoint has {saved_terms} order term(s) but this wrapper has "
-                            f"{mine_terms} (alpha mode {self.alpha_mode!r}); build it with the same alpha and "
-                            f"alpha_mode as the saved one"
-                        )
-        if problems:
-            raise ValueError(
-                "the checkpoint does not match this SNNWrapper (" + ("; ".join(problems)) + "); nothing was loaded"
-                if not prefix
-                else f"the checkpoint entries under {prefix!r} do not match this SNNWrapper ("
-                + "; ".join(problems)
-                + ")"
-            )
+        # Runs before the children load: a checkpoint with other layer or term counts is
+        # refused with a clear message before anything is copied.
+        check_checkpoint_orders(state_dict, prefix, list(self.orders), self.alpha_mode)
         super()._load_from_state_dict(
             state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs
         )
@@ -388,9 +346,9 @@ class SNNWrapper(nn.Module):
             a = [round(float(v), 6) for v in layer.alpha().detach().reshape(-1)]
             c = [round(float(v), 6) for v in layer.coefficients().detach().reshape(-1)]
             flags = []
-            if hasattr(layer, "alpha_raw"):
+            if layer.learns_alpha:
                 flags.append("learnable alpha")
-            if hasattr(layer, "coefficient_log"):
+            if layer.learns_coefficient:
                 flags.append("learnable coefficients")
             name = names[i] if i < len(names) else f"neuron{i}"
             extra = f" ({', '.join(flags)})" if flags else ""
