@@ -250,7 +250,7 @@ def _submodule_note(failed_in: list[tuple[str, nn.Module]]) -> str:
         "registered leaf. If it is a spiking neuron (it keeps a membrane or other state "
         "from call to call), port it: subclass spikede_fx.BaseNeuron and implement "
         f"step(v, current) -> (dv_dt, spike); see {NEURON_GUIDE}. Registering such a neuron "
-        "as a leaf would not work: its state would not be integrated.\n"
+        "as a leaf would not do: its state would not be integrated.\n"
     )
 
 
@@ -279,15 +279,15 @@ def _untraceable_message(
     return (
         f"torch.fx cannot trace {type(module).__name__}.forward: {reason}\n"
         f"The failing construct is at\n  {where}\n"
-        f"{_submodule_note(failed_in)}{wrote}"
         "Tracing runs forward once on symbolic values, so Python control flow that depends "
         "on tensor values (if/while on a tensor, bool(), int(), .item(), len() of a tensor, "
         "iteration over a tensor) cannot be recorded. To fix it, either\n"
         "  - rewrite it without data-dependent Python control flow (e.g. torch.where),\n"
         "  - move it into a submodule and keep that submodule whole with "
         "SNNLeafTracer.register_leaf(ThatModule),\n"
-        "  - or move it into a free function decorated at module level with torch.fx.wrap."
-    )
+        "  - or move it into a free function decorated at module level with torch.fx.wrap.\n"
+        f"{_submodule_note(failed_in)}{wrote}"
+    ).rstrip("\n")
 
 
 def symbolic_trace_leaf_neurons(module: nn.Module) -> fx.GraphModule:
