@@ -326,6 +326,28 @@ def test_neuron_discrete_state_is_not_traced_inside():
     assert_unchanged(model, before)
 
 
+class Resetting(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc, self.lif = nn.Linear(3, 3), Lif()
+
+    def forward(self, x):
+        self.lif.reset_state()  # discrete-time bookkeeping: not part of the traced graph
+        return self.lif(self.fc(x))
+
+
+def test_resetting_a_neuron_in_forward_is_allowed_and_undone():
+    model = Resetting()
+    model(torch.rand(2, 3))
+    held = model.lif._discrete_state
+    assert isinstance(held, torch.Tensor)
+    before = state_of(model)
+    gm = symbolic_trace_leaf_neurons(model)
+    assert model.lif._discrete_state is held
+    assert_unchanged(model, before)
+    assert [n.target for n in gm.graph.nodes if n.op == "call_module"] == ["fc", "lif"]
+
+
 class Counting(nn.Module):
     """Writes state and branches on data: fine only because it is kept whole."""
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -117,9 +118,14 @@ class ModelSnapshot:
 
     Args:
         root: The model.
+        harmless: ``harmless(module, name)`` is true for attributes whose writes are not
+            reported by :meth:`changes` (they are restored all the same).
     """
 
-    def __init__(self, root: nn.Module) -> None:
+    def __init__(
+        self, root: nn.Module, harmless: Callable[[nn.Module, str], bool] | None = None
+    ) -> None:
+        self._harmless = harmless
         self._records: list[_ModuleRecord] = []
         for path, module in root.named_modules():
             attributes = dict(vars(module))
@@ -156,7 +162,7 @@ class ModelSnapshot:
             current = vars(record.module)
             ignore = ignore_root if record is self._records[0] else frozenset()
             for key in [*record.attributes, *(k for k in current if k not in record.attributes)]:
-                if key in ignore:
+                if key in ignore or (self._harmless and self._harmless(record.module, key)):
                     continue
                 if key not in current:
                     writes.append(StateWrite(where, "attribute", key, "deleted"))
@@ -165,7 +171,8 @@ class ModelSnapshot:
                 elif current[key] is not record.attributes[key]:
                     writes.append(StateWrite(where, "attribute", key, "assigned"))
                 elif key in record.containers:
-                    writes += self._container_changes(where, key, record.containers[key], current[key])
+                    saved = record.containers[key]
+                    writes += self._container_changes(where, key, saved, current[key])
             written = {(w.store, w.name) for w in writes if w.where == where}
             for t in record.tensors:
                 if t.version is not None and _version(t.tensor) != t.version:

@@ -176,7 +176,7 @@ class SNNLeafTracer(fx.Tracer):
         if not isinstance(root, nn.Module):
             return super().trace(root, concrete_args)
         reject_foreign_neurons(root)
-        snapshot = ModelSnapshot(root)
+        snapshot = ModelSnapshot(root, _harmless)
         self._failure = None
         constants: dict[str, Any] = {}
         try:
@@ -216,12 +216,19 @@ class SNNLeafTracer(fx.Tracer):
     def _failed_in(self, exc: BaseException) -> list[tuple[str, nn.Module]]:
         """The user modules being traced when ``exc`` was raised, innermost first."""
         failure = self._failure
-        seen = exc
-        while failure is not None and seen is not None:
+        seen: BaseException | None = exc
+        visited: set[int] = set()
+        while failure is not None and seen is not None and id(seen) not in visited:
             if seen is failure[0]:
                 return failure[1]
+            visited.add(id(seen))
             seen = seen.__cause__ or seen.__context__
         return []
+
+
+def _harmless(module: nn.Module, name: str) -> bool:
+    # A neuron's discrete-time state (e.g. reset_state() in forward) never enters the graph.
+    return isinstance(module, BaseNeuron) and name == "_discrete_state"
 
 
 def _user_frame(exc: BaseException) -> traceback.FrameSummary | None:
