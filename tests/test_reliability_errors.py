@@ -28,7 +28,7 @@ from spikede import (
     get_surrogate,
 )
 from spikede._surrogate import SigmoidSurrogate
-from spikede_fx import ODEFuncFromFX
+from spikede_fx import ODEFuncFromFX, symbolic_trace_leaf_neurons
 from spikede_interp import Interpolator, interpolate
 from spikede_solvers import fdeint, mittag_leffler, odeint, snn_solve
 
@@ -102,6 +102,65 @@ class _Masked(nn.Module):
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         return self.lif(self.fc(x)) * mask
+
+
+class _Feedback(nn.Module):
+    """Feeds its spikes back at the next call through ``self.prev`` (attribute or buffer)."""
+
+    def __init__(self, how: str = "attribute") -> None:
+        super().__init__()
+        self.fc, self.lif, self.how = nn.Linear(3, 2), LIFNeuron(), how
+        if how == "attribute":
+            self.prev = torch.zeros(2)
+        else:
+            self.register_buffer("prev", torch.zeros(2))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        spikes = self.lif(self.fc(x) + self.prev)
+        if self.how == "in place":
+            self.prev.copy_(spikes)
+        else:
+            self.prev = spikes
+        return spikes
+
+
+class _Recording(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc, self.lif = nn.Linear(3, 2), LIFNeuron()
+        self.record: list[torch.Tensor] = []
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        spikes = self.lif(self.fc(x))
+        self.record.append(spikes)
+        return spikes
+
+
+class _Membrane(nn.Module):
+    """A neuron written without spikeDE: membrane on the module, data-dependent reset."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.mem = torch.zeros(2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.mem = 0.9 * self.mem + x
+        spikes = (self.mem > 1.0).to(x.dtype)
+        if spikes.any():
+            self.mem = self.mem - spikes
+        return spikes
+
+
+class _Leaky(_Membrane):
+    __module__ = "snntorch._neurons.leaky"  # stands in for snnTorch's Leaky
+
+
+class _LIFNode(_Membrane):
+    __module__ = "spikingjelly.activation_based.neuron"  # stands in for SpikingJelly's LIFNode
+
+
+def _host(neuron: nn.Module) -> nn.Module:
+    return nn.Sequential(nn.Linear(3, 2), neuron, LIFNeuron())
 
 
 def _odefunc(model: nn.Module | None = None) -> ODEFuncFromFX:
@@ -178,10 +237,19 @@ ROWS: list[Row] = [
     R("mittag_leffler", "alpha", "tensor of shape `[2]`", lambda: mittag_leffler(torch.ones(2), -1.0), ValueError, "alpha must be a scalar"),
     R("mittag_leffler", "z", "`1.0` (positive)", lambda: mittag_leffler(0.5, 1.0), ValueError, "z must be finite and <= 0"),
     R("mittag_leffler", "z", "integer tensor", lambda: mittag_leffler(0.5, torch.tensor([-1])), TypeError, "z must be a real floating tensor"),
+    # ---------------------------------------------------------------- tracing
+    R("symbolic_trace_leaf_neurons", "module", "forward stores spikes in `self.prev` (attribute)", lambda: symbolic_trace_leaf_neurons(_Feedback()), ValueError, "attribute 'prev' of the model itself"),
+    R("symbolic_trace_leaf_neurons", "module", "forward stores spikes in a registered buffer", lambda: symbolic_trace_leaf_neurons(_Feedback("buffer")), ValueError, "buffer 'prev' of the model itself"),
+    R("symbolic_trace_leaf_neurons", "module", "forward writes a buffer in place (`self.prev.copy_(s)`)", lambda: symbolic_trace_leaf_neurons(_Feedback("in place")), ValueError, "would be written in place by copy_"),
+    R("symbolic_trace_leaf_neurons", "module", "forward appends to a list attribute", lambda: symbolic_trace_leaf_neurons(_Recording()), ValueError, "attribute 'record' of the model itself"),
+    R("symbolic_trace_leaf_neurons", "module", "snnTorch-style `Leaky` neuron (class from `snntorch`)", lambda: symbolic_trace_leaf_neurons(_host(_Leaky())), TypeError, "not a spikeDE neuron (spikede_fx.BaseNeuron)"),
+    R("symbolic_trace_leaf_neurons", "module", "own stateful neuron class with a data-dependent `if`", lambda: symbolic_trace_leaf_neurons(_host(_Membrane())), torch.fx.proxy.TraceError, "while tracing submodule '1'"),
     # ---------------------------------------------------------------- ODEFuncFromFX
     R("ODEFuncFromFX", "backbone", "a function, not a module", lambda: ODEFuncFromFX(lambda x: x), TypeError, "backbone must be a torch.nn.Module"),
     R("ODEFuncFromFX", "backbone", "model without neurons", lambda: ODEFuncFromFX(_NoNeuron()), ValueError, "neuron"),
     R("ODEFuncFromFX", "backbone", "data-dependent `if` (not traceable)", lambda: ODEFuncFromFX(_Untraceable()), torch.fx.proxy.TraceError, "trace"),
+    R("ODEFuncFromFX", "backbone", "forward stores spikes in a buffer `self.prev`", lambda: ODEFuncFromFX(_Feedback("buffer")), ValueError, "buffer 'prev' of the model itself"),
+    R("ODEFuncFromFX", "backbone", "SpikingJelly-style `LIFNode` (not a BaseNeuron)", lambda: ODEFuncFromFX(_host(_LIFNode())), TypeError, "not a spikeDE neuron (spikede_fx.BaseNeuron)"),
     R("ODEFuncFromFX", "interpolation_method", "`'spline'`", lambda: ODEFuncFromFX(_mlp(), "spline"), ValueError, "interpolation_method must be one of"),
     R("ODEFuncFromFX.set_inputs", "x_time", "length 4 for T = 5", lambda: _odefunc().set_inputs(torch.rand(5, 2, 3), T5[:4]), ValueError, "must have length T = 5"),
     R("ODEFuncFromFX.set_inputs", "extra_args", "an extra input the backbone does not take", lambda: _odefunc().set_inputs(torch.rand(5, 2, 3), T5, torch.ones(1)), TypeError, "extra positional arguments"),
@@ -191,6 +259,8 @@ ROWS: list[Row] = [
     # ---------------------------------------------------------------- SNNWrapper constructor
     R("SNNWrapper", "base", "a function, not a module", lambda: SNNWrapper(lambda x: x), TypeError, "base must be an nn.Module"),
     R("SNNWrapper", "base", "model without neurons", lambda: SNNWrapper(_NoNeuron()), ValueError, "neuron"),
+    R("SNNWrapper", "base", "forward stores spikes in `self.prev` for the next step", lambda: SNNWrapper(_Feedback()), ValueError, "writes state on the model"),
+    R("SNNWrapper", "base", "snnTorch-style `Leaky` neuron (not a BaseNeuron)", lambda: SNNWrapper(_host(_Leaky())), TypeError, "is a spiking neuron from snntorch"),
     R("SNNWrapper", "integrator", "`'sde'`", lambda: _wrapper(integrator="sde"), ValueError, "integrator must be one of"),
     R("SNNWrapper", "method", "`'rk4'` with `integrator='fdeint'`", lambda: _wrapper(method="rk4"), ValueError, "belongs to integrator 'odeint'"),
     R("SNNWrapper", "method", "`'bogus'`", lambda: _wrapper(method="bogus"), ValueError, "is not a method of integrator 'fdeint'"),
@@ -295,7 +365,7 @@ nothing returns a silently wrong answer. Each line of the table below is one tes
 fails when they drift apart): the call with that one bad argument raises that exception,
 and its message contains that fragment.
 
-Notes on values that are *not* rejected:
+Notes on what is and is not rejected:
 
 - **NaN or infinite inputs.** `SNNWrapper.forward` rejects NaN/inf in `x` and `x_time`,
   and the solvers reject them in `y0` and `t`. The interpolators check a Python `float`
@@ -311,6 +381,13 @@ Notes on values that are *not* rejected:
   before anything is copied. Learnable flags may differ: the checkpoint holds the orders
   and weights (`orders.{i}.order`, `orders.{i}.coefficient`), which load into a wrapper
   built with other `learn_alpha`/`learn_coefficient` flags, learnable or fixed as built.
+- **Tracing leaves the model unchanged.** `symbolic_trace_leaf_neurons` (and so
+  `ODEFuncFromFX` and `SNNWrapper`) puts the model back exactly as it was, also when it
+  raises. A forward that writes state on a module (assigns an attribute or a buffer,
+  changes a list attribute, writes a stored tensor in place) raises `ValueError` naming
+  each module and attribute: feedback over time must go through a neuron's membrane
+  ([writing your own neuron](../tutorials/neurons.md#writing-your-own-neuron)). A neuron
+  of snnTorch, SpikingJelly, Norse or sinabs raises `TypeError` before tracing starts.
 
 | Entry point | Argument | Bad value | Exception | Message contains |
 |---|---|---|---|---|
@@ -332,7 +409,7 @@ def test_docs_page_lists_every_row() -> None:
 def test_every_public_entry_point_has_rows() -> None:
     entries = {r.entry.split(".")[0] for r in ROWS}
     for name in ("interpolate", "Interpolator", "fdeint", "odeint", "snn_solve", "mittag_leffler",
-                 "ODEFuncFromFX", "SNNWrapper", "LIFNeuron", "IFNeuron", "HardResetLIFNeuron",
+                 "symbolic_trace_leaf_neurons", "ODEFuncFromFX", "SNNWrapper", "LIFNeuron", "IFNeuron", "HardResetLIFNeuron",
                  "NoisyLIFNeuron", "get_surrogate", "VotingLayer", "ClassificationHead"):
         assert name in entries, name
     forward_args = {r.argument for r in ROWS if r.entry == "SNNWrapper.forward"}
