@@ -6,6 +6,7 @@ given and what is accepted.
 
 from __future__ import annotations
 
+import difflib
 import math
 import numbers
 import warnings
@@ -14,6 +15,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from spikede_solvers._adaptive_options import ADAPTIVE_OPTIONS, check_adaptive_options
 from spikede_solvers._base import Component, Problem, Solver
 from spikede_solvers._registry import SOLVERS, list_methods
 
@@ -136,10 +138,12 @@ def _check_options(options: Any, allowed: frozenset[str], method: str) -> dict[s
         return {}
     if not isinstance(options, dict):
         raise TypeError(f"options must be a dict or None, got {type(options).__name__}")
-    unknown = sorted(set(options) - allowed)
+    unknown = sorted(set(options) - allowed, key=str)
     if unknown:
+        close = {k: difflib.get_close_matches(str(k), sorted(allowed), n=1) for k in unknown}
+        hint = "".join(f"; did you mean {m[0]!r} for {k!r}?" for k, m in close.items() if m)
         raise ValueError(
-            f"options {unknown} are not accepted by method {method!r}; accepted: {sorted(allowed)}"
+            f"options {unknown} are not accepted by method {method!r}; accepted: {sorted(allowed)}{hint}"
         )
     out = dict(options)
     _check_history_options(out)
@@ -371,7 +375,16 @@ def check_odeint(
     _check_func(func)
     states, is_tuple = _check_states(y0)
     name, solver = _check_method(method, "integer", "odeint")
+    adaptive = getattr(solver, "adaptive", False)
+    if not adaptive and isinstance(options, dict) and ADAPTIVE_OPTIONS & set(options):
+        raise ValueError(
+            f"options {sorted(ADAPTIVE_OPTIONS & set(options))} are not accepted by method "
+            f"{name!r} (it steps on the grid t); they apply to the adaptive methods "
+            f"{[m for m in list_methods('integer') if getattr(SOLVERS[m], 'adaptive', False)]}"
+        )
     opts = _check_options(options, solver.options | _COMMON_OPTIONS, name)
+    if adaptive:
+        opts = check_adaptive_options(opts, states)
     h, n = _check_grid(t, solver.uniform_only, name)
     return (
         solver,
@@ -405,6 +418,11 @@ def check_snn_solve(
         if memory is not None:
             raise ValueError(f"memory={memory!r} applies to integrator='fdeint' only")
         name, solver = _check_method("euler" if method is None else method, "integer", "odeint")
+        if getattr(solver, "adaptive", False):
+            raise ValueError(
+                f"method={name!r} is adaptive (odeint only); snn_solve steps on the grid t: "
+                f"use one of {[m for m in list_methods('integer') if not getattr(SOLVERS[m], 'adaptive', False)]}"
+            )
         opts = _check_options(options, solver.options | _COMMON_OPTIONS, name)
         h, n = _check_grid(t, solver.uniform_only, name)
         return solver, Problem(states, t, h, n, [Component(None) for _ in states], None, opts)
