@@ -7,6 +7,7 @@ for Van der Pol, analytic gradients and ``torch.autograd.gradcheck`` in float64.
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
@@ -14,7 +15,15 @@ import pytest
 import torch
 from scipy.integrate import solve_ivp
 
-from spikede_solvers import SOLVERS, list_methods, odeint, snn_solve
+from spikede_solvers import (
+    SOLVERS,
+    AdaptiveSolver,
+    Tableau,
+    list_methods,
+    odeint,
+    register_method,
+    snn_solve,
+)
 
 F64 = torch.float64
 ADAPTIVE = ["dopri5", "bosh3"]
@@ -186,7 +195,7 @@ def test_error_follows_rtol(method):
     assert 0.75 < slope < 1.25, (slope, errs)
     for e, r in zip(errs, rtols):
         assert 1e-2 * r < e < 1e3 * r, (errs, rtols)
-    assert all(b > a for a, b in zip(nfes, nfes[1:]))
+    assert all(b > a for a, b in itertools.pairwise(nfes))
 
 
 @pytest.mark.parametrize("method, local_order", [("dopri5", 5.0), ("bosh3", 4.0)])
@@ -459,3 +468,42 @@ def test_wrong_field_shape():
 def test_snn_solve_refuses_adaptive_methods():
     with pytest.raises(ValueError, match="method='dopri5' is adaptive"):
         snn_solve(lambda t, y: y, (Y2,), T3, integrator="odeint", method="dopri5")
+
+
+# ------------------------------------------------------------------ user-defined pairs
+
+
+class HeunEuler(AdaptiveSolver):
+    """Heun 2 with an embedded Euler 1, no FSAL: the loop's non-FSAL path."""
+
+    order = "2"
+    tableau = Tableau(
+        name="heun_euler", c=(0.0, 1.0), a=((), (1.0,)), b=(0.5, 0.5), e=(-0.5, 0.5),
+        order=2, error_order=1, fsal=False,
+    )  # fmt: skip
+
+
+def test_user_defined_adaptive_method():
+    register_method("heun_euler", HeunEuler())
+    try:
+        assert "heun_euler" in list_methods("integer")
+        f = Counter(forced)
+        t = torch.linspace(0.0, 4.0, 9, dtype=F64)
+        y0 = torch.tensor([0.3], dtype=F64)
+        y, stats = odeint(f, y0, t, "heun_euler", options={"rtol": 1e-5, "atol": 1e-5},
+                          return_stats=True)  # fmt: skip
+        # f(t0), the first-step estimate, the second stage of every attempt (the first is
+        # f(t_n, y_n)), then f(t_n+1, y_n+1) for every accepted step
+        assert f.calls == 2 + (stats["accepted"] + stats["rejected"]) + stats["accepted"]
+        assert (y - forced_exact(t[:, None], y0)).abs().max().item() < 1e-4
+    finally:
+        del SOLVERS["heun_euler"]
+
+
+def test_tableau_consistency_checked():
+    with pytest.raises(ValueError, match="rows of length"):
+        Tableau(name="bad", c=(0.0, 1.0), a=((),), b=(0.5, 0.5), e=(0.0, 0.0), order=2,
+                error_order=1, fsal=False)  # fmt: skip
+    with pytest.raises(ValueError, match="fsal needs"):
+        Tableau(name="bad", c=(0.0, 1.0), a=((), (1.0,)), b=(0.5, 0.5), e=(-0.5, 0.5),
+                order=2, error_order=1, fsal=True)  # fmt: skip

@@ -4,7 +4,8 @@ Public API:
 
 * :func:`fdeint` — Caputo ``D^alpha y = f(t, y)`` (single- and multi-term), methods
   ``gl``, ``l1``, ``trap``, ``pred``, ``glmulti``.
-* :func:`odeint` — integer order, methods ``euler``, ``midpoint``, ``rk4``.
+* :func:`odeint` — integer order, methods ``euler``, ``midpoint``, ``rk4`` on the given
+  grid, and the adaptive ``dopri5``, ``bosh3`` (:class:`AdaptiveSolver`, :class:`Tableau`).
 * :func:`snn_solve` / :class:`SNNSolution` — tuple states with per-component orders and
   boundary outputs recorded per step (used by the ``spikede`` package).
 * :func:`mittag_leffler` — ``E_alpha(z)`` for real ``z <= 0``.
@@ -13,20 +14,24 @@ Public API:
 """
 
 from spikede_solvers.__about__ import __version__
+from spikede_solvers._adaptive import AdaptiveSolver
 from spikede_solvers._base import Component, Problem, Solver, Stepper
 from spikede_solvers._fdeint import fdeint
 from spikede_solvers._mittag_leffler import mittag_leffler
 from spikede_solvers._odeint import odeint
 from spikede_solvers._registry import SOLVERS, list_methods, register_method
 from spikede_solvers._snn import SNNSolution, snn_solve
+from spikede_solvers._tableaus import Tableau
 
 __all__ = [
     "SOLVERS",
+    "AdaptiveSolver",
     "Component",
     "Problem",
     "SNNSolution",
     "Solver",
     "Stepper",
+    "Tableau",
     "__version__",
     "fdeint",
     "list_methods",
