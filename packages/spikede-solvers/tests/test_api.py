@@ -31,7 +31,7 @@ def test_all_is_curated():
     for name in spikede_solvers.__all__:
         assert hasattr(spikede_solvers, name)
     assert set(list_methods("fractional")) == {"gl", "l1", "trap", "pred", "glmulti"}
-    assert set(list_methods("integer")) == {"euler", "midpoint", "rk4"}
+    assert set(list_methods("integer")) == {"euler", "midpoint", "rk4", "dopri5", "bosh3"}
 
 
 @pytest.mark.parametrize(

@@ -4,7 +4,8 @@ Public API:
 
 * :func:`fdeint` — Caputo ``D^alpha y = f(t, y)`` (single- and multi-term), methods
   ``gl``, ``l1``, ``trap``, ``pred``, ``glmulti``.
-* :func:`odeint` — integer order, methods ``euler``, ``midpoint``, ``rk4``.
+* :func:`odeint` — integer order, methods ``euler``, ``midpoint``, ``rk4`` on the given
+  grid, and the adaptive ``dopri5``, ``bosh3`` (:class:`AdaptiveSolver`, :class:`Tableau`).
 * :func:`solve` / :class:`Solution` — the one fixed-grid entry point: a field
   ``func(t, y, args, step)`` that receives the step it serves, tuple states with
   per-component orders, and auxiliary outputs recorded per grid point.
@@ -16,6 +17,7 @@ Public API:
 """
 
 from spikede_solvers.__about__ import __version__
+from spikede_solvers._adaptive import AdaptiveSolver
 from spikede_solvers._base import Component, Problem, Solver, Step, Stepper
 from spikede_solvers._checks import check_options
 from spikede_solvers._fdeint import fdeint
@@ -24,9 +26,11 @@ from spikede_solvers._odeint import odeint
 from spikede_solvers._registry import SOLVERS, list_methods, register_method
 from spikede_solvers._snn import SNNSolution, snn_solve
 from spikede_solvers._solve import Solution, solve
+from spikede_solvers._tableaus import Tableau
 
 __all__ = [
     "SOLVERS",
+    "AdaptiveSolver",
     "Component",
     "Problem",
     "SNNSolution",
@@ -34,6 +38,7 @@ __all__ = [
     "Solver",
     "Step",
     "Stepper",
+    "Tableau",
     "__version__",
     "check_options",
     "fdeint",

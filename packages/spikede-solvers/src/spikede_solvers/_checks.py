@@ -15,6 +15,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from spikede_solvers._adaptive_options import ADAPTIVE_OPTIONS, check_adaptive_options
 from spikede_solvers._base import Component, Problem, Solver
 from spikede_solvers._registry import SOLVERS, list_methods
 
@@ -147,11 +148,10 @@ def _check_options(options: Any, allowed: frozenset[str], method: str) -> dict[s
         raise TypeError(f"options must be a dict or None, got {type(options).__name__}")
     unknown = sorted(set(options) - allowed, key=str)
     if unknown:
-        close = difflib.get_close_matches(str(unknown[0]), sorted(allowed), n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        close = {k: difflib.get_close_matches(str(k), sorted(allowed), n=1) for k in unknown}
+        hint = "".join(f"; did you mean {m[0]!r} for {k!r}?" for k, m in close.items() if m)
         raise ValueError(
-            f"options {unknown} are not accepted by method {method!r}{hint}; "
-            f"accepted: {sorted(allowed)}"
+            f"options {unknown} are not accepted by method {method!r}; accepted: {sorted(allowed)}{hint}"
         )
     out = dict(options)
     _check_history_options(out)
@@ -383,7 +383,16 @@ def check_odeint(
     _check_func(func)
     states, is_tuple = _check_states(y0)
     name, solver = _check_method(method, "integer", "odeint")
+    adaptive = getattr(solver, "adaptive", False)
+    if not adaptive and isinstance(options, dict) and ADAPTIVE_OPTIONS & set(options):
+        raise ValueError(
+            f"options {sorted(ADAPTIVE_OPTIONS & set(options))} are not accepted by method "
+            f"{name!r} (it steps on the grid t); they apply to the adaptive methods "
+            f"{[m for m in list_methods('integer') if getattr(SOLVERS[m], 'adaptive', False)]}"
+        )
     opts = _check_options(options, solver.options | _COMMON_OPTIONS, name)
+    if adaptive:
+        opts = check_adaptive_options(opts, states)
     h, n = _check_grid(t, solver.uniform_only, name)
     return (
         solver,
@@ -417,6 +426,11 @@ def check_snn_solve(
         if memory is not None:
             raise ValueError(f"memory={memory!r} applies to integrator='fdeint' only")
         name, solver = _check_method("euler" if method is None else method, "integer", "odeint")
+        if getattr(solver, "adaptive", False):
+            raise ValueError(
+                f"method={name!r} is adaptive (odeint only); snn_solve steps on the grid t: "
+                f"use one of {[m for m in list_methods('integer') if not getattr(SOLVERS[m], 'adaptive', False)]}"
+            )
         opts = _check_options(options, solver.options | _COMMON_OPTIONS, name)
         h, n = _check_grid(t, solver.uniform_only, name)
         return solver, Problem(states, t, h, n, [Component(None) for _ in states], None, opts)
@@ -528,6 +542,11 @@ def check_solve(
         close = difflib.get_close_matches(method, sorted(SOLVERS), n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
         raise ValueError(f"method={method!r} is not registered{hint}; accepted: {list_methods()}")
+    if getattr(solver, "adaptive", False):
+        raise ValueError(
+            f"method={method!r} is adaptive: solve integrates on the given grid; use "
+            f"odeint(func, y0, t, method={method!r})"
+        )
     if solver.kind == "fractional":
         return _fractional(
             func, states, is_tuple, t, alpha, method, coefficients, memory, options, "solve"

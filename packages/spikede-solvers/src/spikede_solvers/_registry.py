@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from spikede_solvers._adaptive import Bosh3Solver, Dopri5Solver
 from spikede_solvers._base import Solver
 from spikede_solvers._euler import EulerSolver
 from spikede_solvers._gl import GLSolver
@@ -23,6 +24,8 @@ SOLVERS: dict[str, Solver] = {
     "euler": EulerSolver(),
     "midpoint": MidpointSolver(),
     "rk4": RK4Solver(),
+    "dopri5": Dopri5Solver(),
+    "bosh3": Bosh3Solver(),
 }
 
 
@@ -40,7 +43,7 @@ def list_methods(kind: str | None = None) -> list[str]:
 
     Example:
         >>> list_methods("integer")
-        ['euler', 'midpoint', 'rk4']
+        ['bosh3', 'dopri5', 'euler', 'midpoint', 'rk4']
     """
     if kind not in (None, "fractional", "integer"):
         raise ValueError(f"kind must be None, 'fractional' or 'integer', got {kind!r}")

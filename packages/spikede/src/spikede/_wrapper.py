@@ -35,7 +35,12 @@ class _Integrators(Mapping):
     def __getitem__(self, integrator: str) -> tuple[str, ...]:
         kind = _KINDS[integrator]
         first = [m for m in self._FIRST[integrator] if m in SOLVERS]
-        rest = sorted(m for m, s in SOLVERS.items() if s.kind == kind and m not in first)
+        # Adaptive methods pick their own steps; the wrapper integrates on a fixed grid.
+        rest = sorted(
+            m
+            for m, s in SOLVERS.items()
+            if s.kind == kind and m not in first and not getattr(s, "adaptive", False)
+        )
         return (*first, *rest)
 
     def __iter__(self) -> Iterator[str]:
@@ -57,6 +62,12 @@ def _check_method(integrator: str, method: str | None, name: str = "method") -> 
         return None
     if not isinstance(method, str):
         raise TypeError(f"{name} must be a string or None; got {type(method).__name__}")
+    if getattr(SOLVERS.get(method), "adaptive", False):
+        raise ValueError(
+            f"{name}={method!r} is an adaptive method: SNNWrapper integrates on a fixed grid "
+            f"(spikes located as events in time are not supported yet); accepted: "
+            f"{INTEGRATORS[integrator]}"
+        )
     if method not in INTEGRATORS[integrator]:
         other = [k for k, v in INTEGRATORS.items() if method in v]
         hint = f" ({method!r} belongs to integrator {other[0]!r})" if other else ""
