@@ -514,3 +514,24 @@ def test_new_neurons_check_their_arguments() -> None:
 def test_docstring_examples(name: str) -> None:
     result = doctest.testmod(importlib.import_module(name), optionflags=doctest.ELLIPSIS)
     assert result.attempted > 0 and result.failed == 0
+
+
+def test_tutorial_figure_is_drawn_by_the_tutorial_code(tmp_path) -> None:
+    import importlib.util
+    from pathlib import Path
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.image
+
+    root = Path(__file__).resolve().parents[3]
+    spec = importlib.util.spec_from_file_location(
+        "docs_nir_figure", root / "scripts" / "docs_nir_figure.py"
+    )
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    image = matplotlib.image.imread(script.draw(tmp_path / "nir.png"))
+    assert image.shape[0] > 300 and image.shape[1] > 500
+    assert image[..., :3].std() > 0.05  # not a blank canvas
+    assert (root / "docs" / "assets" / "nir_membranes.png").is_file()
