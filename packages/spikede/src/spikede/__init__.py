@@ -15,7 +15,9 @@ Example:
 
 from spikede.__about__ import __version__
 from spikede._alpha import PerLayerAlphaConfig
+from spikede._hard_if import HardResetIFNeuron
 from spikede._layers import ClassificationHead, VotingLayer
+from spikede._li import LINeuron
 from spikede._neurons import HardResetLIFNeuron, IFNeuron, LIFNeuron, NoisyLIFNeuron
 from spikede._surrogate import (
     ArctanSurrogate,
@@ -35,9 +37,11 @@ __all__ = [
     "BaseNeuron",
     "ClassificationHead",
     "GaussianSurrogate",
+    "HardResetIFNeuron",
     "HardResetLIFNeuron",
     "IFNeuron",
     "LIFNeuron",
+    "LINeuron",
     "NoisyLIFNeuron",
     "NoisyThresholdSurrogate",
     "PerLayerAlphaConfig",

@@ -1,0 +1,103 @@
+"""The leaky integrator: a non-spiking readout neuron whose output is its membrane."""
+
+from __future__ import annotations
+
+import math
+from numbers import Real
+
+import torch
+from torch import nn
+
+from spikede_fx import BaseNeuron
+
+__all__ = ["LINeuron"]
+
+
+def leaky_integrator_step(
+    v: torch.Tensor, current: torch.Tensor, tau: float | torch.Tensor, dt: float | torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(dv_dt, u)`` of ``tau dv/dt = I - v``, with ``u = v + dt dv/dt`` the readout.
+
+    Args:
+        v: Membrane potential.
+        current: Input current, same shape as ``v``.
+        tau: Membrane time constant, in units of the time grid.
+        dt: Step size of the solve.
+
+    Returns:
+        The rate ``(I - v) / tau`` and the potential one step later without any reset.
+    """
+    rate = (current - v) / tau
+    return rate, v + dt * rate
+
+
+def _check_tau(tau: object) -> float:
+    if isinstance(tau, bool) or not isinstance(tau, Real):
+        raise TypeError(
+            f"tau must be a positive real number; got {tau!r} of type {type(tau).__name__}"
+        )
+    if not math.isfinite(float(tau)) or float(tau) <= 0:
+        raise ValueError(f"tau must be a finite number > 0; got {tau!r}")
+    return float(tau)
+
+
+class LINeuron(BaseNeuron):
+    """Leaky integrator (no threshold, no spikes): a readout whose output is its membrane.
+
+    With ``h`` the solver's step and ``tau`` the time constant (in units of the time grid)::
+
+        dv/dt = (I - v) / tau
+        out   = v + h dv/dt          (the potential the step reaches)
+
+    The output plays the role of the spikes of the spiking neurons, which fire on the same
+    charged potential ``u = v + h r``: with explicit Euler it is the next membrane value,
+    so at ``alpha = 1`` the readout at step ``n`` already contains the input of step ``n``
+    (the convention of discrete-time leaky readouts). It is NIR's ``LI`` node with
+    ``R = 1`` and ``v_leak = 0`` (see :mod:`spikede.nir`).
+
+    Args:
+        tau: Membrane time constant ``tau > 0``.
+        learn_tau: Make ``tau`` trainable, stored as ``log_tau`` (positive by construction).
+
+    Raises:
+        TypeError: If ``tau`` is not a real number or ``learn_tau`` not a bool.
+        ValueError: If ``tau`` is not a finite positive number.
+
+    Example:
+        >>> import torch
+        >>> readout = LINeuron(tau=2.0)
+        >>> [round(readout(torch.tensor([1.0])).item(), 4) for _ in range(3)]
+        [0.5, 0.75, 0.875]
+    """
+
+    def __init__(self, tau: float = 2.0, learn_tau: bool = False) -> None:
+        tau_value = _check_tau(tau)
+        if not isinstance(learn_tau, bool):
+            raise TypeError(f"learn_tau must be True or False; got {learn_tau!r}")
+        super().__init__()
+        self.learn_tau: bool = learn_tau
+        self._tau_value: float = tau_value
+        if learn_tau:
+            self.log_tau = nn.Parameter(torch.tensor(math.log(tau_value)))
+
+    @property
+    def tau(self) -> float | torch.Tensor:
+        """Membrane time constant: a float, or a positive 0-d tensor when learnable."""
+        return self.log_tau.exp() if self.learn_tau else self._tau_value
+
+    def step(self, v: torch.Tensor, current: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(dv_dt, out)`` of the leaky integrator at membrane ``v`` and input ``current``.
+
+        Args:
+            v: Membrane potential.
+            current: Input current, same shape as ``v``.
+
+        Returns:
+            ``((I - v)/tau, v + h (I - v)/tau)``.
+        """
+        return leaky_integrator_step(v, current, self.tau, self.dt)
+
+    def extra_repr(self) -> str:
+        """Summarise the configuration in the module's repr."""
+        tau = self.log_tau.detach().exp().item() if self.learn_tau else self._tau_value
+        return f"tau={tau:.4g}, learn_tau={self.learn_tau}"

@@ -1,0 +1,1 @@
+"""Private implementation of :mod:`spikede.nir` (export to and import from NIR graphs)."""
