@@ -46,7 +46,7 @@ def _record_spikes(model: nn.Module) -> tuple[dict[str, list[torch.Tensor]], lis
             handles.append(
                 module.register_forward_hook(
                     lambda mod, args, out, name=name: (
-                        spikes[name].append(out[1].detach().clone()) if len(args) == 2 else None
+                        spikes[name].append(out[1].detach().clone()) if len(args) >= 2 else None
                     )
                 )
             )

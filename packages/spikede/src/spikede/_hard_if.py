@@ -105,7 +105,9 @@ class HardResetIFNeuron(BaseNeuron):
         self.surrogate: Surrogate = module
         self.detach_reset: bool = detach_reset
 
-    def step(self, v: torch.Tensor, current: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def step(
+        self, v: torch.Tensor, current: torch.Tensor, dt: float | torch.Tensor = 1.0
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """``(dv_dt, spike)`` of the hard-reset IF dynamics.
 
         Args:
@@ -116,7 +118,7 @@ class HardResetIFNeuron(BaseNeuron):
             ``(I + s (v_reset - u) / h, s)``.
         """
         return hard_reset_if_step(
-            v, current, self.threshold, self.v_reset, self.surrogate, self.dt, self.detach_reset
+            v, current, self.threshold, self.v_reset, self.surrogate, dt, self.detach_reset
         )
 
     def extra_repr(self) -> str:

@@ -85,7 +85,9 @@ class LINeuron(BaseNeuron):
         """Membrane time constant: a float, or a positive 0-d tensor when learnable."""
         return self.log_tau.exp() if self.learn_tau else self._tau_value
 
-    def step(self, v: torch.Tensor, current: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def step(
+        self, v: torch.Tensor, current: torch.Tensor, dt: float | torch.Tensor = 1.0
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """``(dv_dt, out)`` of the leaky integrator at membrane ``v`` and input ``current``.
 
         Args:
@@ -95,7 +97,7 @@ class LINeuron(BaseNeuron):
         Returns:
             ``((I - v)/tau, v + h (I - v)/tau)``.
         """
-        return leaky_integrator_step(v, current, self.tau, self.dt)
+        return leaky_integrator_step(v, current, self.tau, dt)
 
     def extra_repr(self) -> str:
         """Summarise the configuration in the module's repr."""
