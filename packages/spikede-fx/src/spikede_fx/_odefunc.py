@@ -189,6 +189,7 @@ class ODEFuncFromFX(nn.Module):
         grid: torch.Tensor | None = None,
         hoist: bool = True,
         ode: Callable[..., Any] | None = None,
+        state: Callable[..., Any] | None = None,
         **extra_kwargs: Any,
     ) -> FieldArgs:
         """One call's inputs of the field, built once and passed to every evaluation.
@@ -201,7 +202,8 @@ class ODEFuncFromFX(nn.Module):
                 ``hoist``, the input-driven layers) is computed for blocks of grid times
                 at once, and evaluations at grid index ``k`` reuse it.
             hoist: Precompute the input-driven layers too (see :func:`build_table`).
-            ode: What runs the ODE graph between grid points (e.g. its compiled form).
+            ode: What runs the ODE graph instead of its graph module (e.g. compiled).
+            state: What runs the state-driven graph on precomputed rows (e.g. compiled).
             **extra_kwargs: Further keyword inputs of the backbone's ``forward``.
 
         Returns:
@@ -230,7 +232,7 @@ class ODEFuncFromFX(nn.Module):
         interpolator = spikede_interp.Interpolator(x, x_time, self.interpolation_method)
         extras = net.positional(extra_args, extra_kwargs)
         table = None if grid is None else build_table(net, interpolator, x, grid, extras, hoist)
-        return FieldArgs(net, x, x_time, interpolator, extras, table, ode)
+        return FieldArgs(net, x, x_time, interpolator, extras, table, ode, state)
 
     @staticmethod
     def solver_field(
