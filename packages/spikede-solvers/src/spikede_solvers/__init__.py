@@ -8,6 +8,7 @@ Public API:
 * :func:`snn_solve` / :class:`SNNSolution` — tuple states with per-component orders and
   boundary outputs recorded per step (used by the ``spikede`` package).
 * :func:`mittag_leffler` — ``E_alpha(z)`` for real ``z <= 0``.
+* :func:`graded_grid` — grids graded towards ``t0`` (for ``l1``, ``trap``, ``pred``).
 * :data:`SOLVERS`, :func:`list_methods`, :func:`register_method`, and the base classes
   :class:`Solver`, :class:`Stepper`, :class:`Problem`, :class:`Component` to add methods.
 """
@@ -15,6 +16,7 @@ Public API:
 from spikede_solvers.__about__ import __version__
 from spikede_solvers._base import Component, Problem, Solver, Stepper
 from spikede_solvers._fdeint import fdeint
+from spikede_solvers._graded_grid import graded_grid
 from spikede_solvers._mittag_leffler import mittag_leffler
 from spikede_solvers._odeint import odeint
 from spikede_solvers._registry import SOLVERS, list_methods, register_method
@@ -29,6 +31,7 @@ __all__ = [
     "Stepper",
     "__version__",
     "fdeint",
+    "graded_grid",
     "list_methods",
     "mittag_leffler",
     "odeint",
