@@ -70,8 +70,7 @@ class _L1Stepper(Stepper):
                 a = self.orders[i]
                 w = self.mesh.l1_row(n, n + 1 - count, a).to(a.dtype)
                 hist = self.bufs[i].lagged_sum(w, n, count)
-                power = self.mesh.step_power(n, a)
-                g.append((gamma(2.0 - wide(a)) * power).to(a.dtype))
+                g.append(self.mesh.l1_scale(n, a).to(a.dtype))
             base.append(yi - hist)
         ratio = None if self.mesh is None or n == 0 else self.mesh.ratio(n)
         y_new = predict_correct(

@@ -23,13 +23,14 @@ linearly over the step ratio.
 
 from __future__ import annotations
 
+import torch
 from torch import Tensor
 
 from spikede_solvers._base import Evaluate, Problem, Solver, Stepper
 from spikede_solvers._history import History, new_history
 from spikede_solvers._mesh import Mesh
 from spikede_solvers._pece import predict_correct
-from spikede_solvers._weights import gamma, index, trap_moments, wide
+from spikede_solvers._weights import gamma, index, trap_moments, trap_series, wide
 
 __all__ = ["TrapSolver"]
 
@@ -55,8 +56,10 @@ class _TrapStepper(Stepper):
         self.coef_rev, self.d, self.g = [], [], []
         for a in self.orders:
             a64 = wide(a)
-            k = index(n + 1, a64)  # k = 0 .. n
-            left, right = trap_moments(k, k.new_ones(()), a64)
+            k = index(n, a64, start=1)  # lo = 1 .. n
+            left, right = trap_moments(k, k.new_ones(()), a64, trap_series(a64))
+            left = torch.cat([a64.unsqueeze(0), left])  # lo = 0: left = a, right = 1
+            right = torch.cat([torch.ones_like(a64).unsqueeze(0), right])
             c = left[:-1] + right[1:]  # c_k = left(k - 1) + right(k), k = 1 .. n
             self.coef_rev.append(c.flip(0).to(a.dtype))
             self.d.append(left[:-1].to(a.dtype))  # d_n = left(n), n = 0 .. n - 1
@@ -90,9 +93,7 @@ class _TrapStepper(Stepper):
         self.f_prev = f
         return y_new
 
-    def _mesh_step(
-        self, n: int, f: tuple[Tensor, ...], evaluate: Evaluate
-    ) -> tuple[Tensor, ...]:
+    def _mesh_step(self, n: int, f: tuple[Tensor, ...], evaluate: Evaluate) -> tuple[Tensor, ...]:
         mesh = self.mesh
         assert mesh is not None
         start = max(0, n + 1 - self.window)  # f_start .. f_n (f_0 while n < window)
@@ -102,7 +103,7 @@ class _TrapStepper(Stepper):
             buf.write(n, f[i])
             w = mesh.trap_row(n, start, a).to(a.dtype)
             base.append(y0 + buf.lagged_sum(w, n, n + 1 - start))
-            g.append((mesh.step_power(n, a) / gamma(wide(a) + 2.0)).to(a.dtype))
+            g.append(mesh.trap_scale(n, a).to(a.dtype))
         ratio = None if n == 0 else mesh.ratio(n)
         y_new = predict_correct(
             base, g, f, self.f_prev, n, self.t[n + 1], evaluate, self.corrector_steps, ratio

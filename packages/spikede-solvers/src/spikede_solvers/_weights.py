@@ -24,6 +24,7 @@ __all__ = [
     "pow_diff",
     "safe_pow",
     "trap_moments",
+    "trap_series",
     "wide",
 ]
 
@@ -86,18 +87,29 @@ def pow_diff(lo: Tensor, step: Tensor, p: Tensor) -> Tensor:
     return torch.where(zero, step**p, general)
 
 
-def _horner(coefs: list[Tensor], x: Tensor) -> Tensor:
-    """``sum_i coefs[i] x^i``."""
-    acc = coefs[-1] * torch.ones_like(x)
-    for c in reversed(coefs[:-1]):
-        acc = torch.addcmul(c, acc, x)
-    return acc
+def trap_series(a: Tensor) -> tuple[Tensor, ...]:
+    """Power-series coefficients of the trapezoidal moments (see :func:`trap_moments`).
+
+    Returns one ``[2, *a.shape]`` tensor per power, the highest first (Horner's order):
+    the coefficients of ``x^(_SERIES_TERMS + 1), ..., x^2`` of ``S_left`` (index 0) and
+    ``S_right`` (index 1), from ``binom(a, m)`` by recursion and
+    ``binom(a + 1, m) = binom(a, m) + binom(a, m - 1)``.
+    """
+    a = wide(a)
+    binom = [torch.ones_like(a)]
+    for m in range(1, _SERIES_TERMS + 2):
+        binom.append(binom[-1] * (a - (m - 1)) / m)
+    left = [a * binom[m - 1] - binom[m] for m in range(2, _SERIES_TERMS + 2)]
+    right = [binom[m] + binom[m - 1] for m in range(2, _SERIES_TERMS + 2)]
+    return tuple(torch.stack(pair) for pair in reversed(list(zip(left, right))))
 
 
-def trap_moments(lo: Tensor, step: Tensor, a: Tensor) -> tuple[Tensor, Tensor]:
-    """Product-trapezoidal weights of one interval ``[s0, s1]`` for the end point ``T``.
+def trap_moments(
+    lo: Tensor, step: Tensor, a: Tensor, series: tuple[Tensor, ...]
+) -> tuple[Tensor, Tensor]:
+    """Product-trapezoidal weights of one interval ``[s0, s1]`` for the end point ``T > s1``.
 
-    With ``B = T - s1 = lo >= 0``, ``tau = s1 - s0 = step > 0`` and ``A = B + tau``, the
+    With ``B = T - s1 = lo > 0``, ``tau = s1 - s0 = step > 0`` and ``A = B + tau``, the
     integral ``int_{s0}^{s1} (T - s)^(a-1) phi(s) ds / Gamma(a)`` of the hat function of
     the left node (``phi = (s1 - s) / tau``) and of the right node
     (``phi = (s - s0) / tau``) equal ``left / Gamma(a + 2)`` and ``right / Gamma(a + 2)``:
@@ -109,38 +121,30 @@ def trap_moments(lo: Tensor, step: Tensor, a: Tensor) -> tuple[Tensor, Tensor]:
     (a + 1) E_a`` and ``S_right = E_{a+1} - (a + 1) x``, ``E_p = (1 + x)^p - 1``: their terms
     of order ``x`` cancel, so below ``x = 1/32`` the series
     ``S_left = sum_{m>=2} (a C(a, m-1) - C(a, m)) x^m`` and
-    ``S_right = sum_{m>=2} C(a+1, m) x^m`` are used instead. At ``B = 0``:
-    ``left = a tau^a``, ``right = tau^a``.
+    ``S_right = sum_{m>=2} C(a+1, m) x^m`` are used instead. (At ``B = 0``, which callers
+    handle: ``left = a tau^a``, ``right = tau^a``.)
 
     Args:
-        lo: ``B``, float64, broadcasting with ``step`` and ``a``.
-        step: ``tau``, float64.
+        lo: ``B``, float64, shaped ``[L, 1, ..., 1]`` to broadcast with ``a``.
+        step: ``tau``, float64, broadcasting with ``lo``.
         a: The order (float64).
+        series: :func:`trap_series` of ``a``.
 
     Returns:
-        ``(left, right)``, float64.
+        ``(left, right)``, float64, ``[L, *a.shape]``.
     """
-    zero = lo == 0
-    base = torch.where(zero, step, lo)
-    x = step / base
+    x = step / lo
     small = x < _SERIES_BELOW
     ap = a + 1.0
     # Direct form (accurate for x >= 1/32: it loses at most a few digits of float64).
-    xd = torch.where(small, torch.ones_like(x), x)
+    xd = torch.where(small, 1.0, x)
     lg = torch.log1p(xd)
     e1, e0 = torch.expm1(ap * lg), torch.expm1(a * lg)
-    direct_left, direct_right = a * e1 - ap * e0, e1 - ap * xd
-    # Series form for small x: binom(a, m) by recursion, binom(a+1, m) = C(a, m) + C(a, m-1).
-    xs = torch.where(small, x, torch.zeros_like(x))
-    binom = [torch.ones_like(a)]
-    for m in range(1, _SERIES_TERMS + 2):
-        binom.append(binom[-1] * (a - (m - 1)) / m)
-    left_c = [a * binom[m - 1] - binom[m] for m in range(2, _SERIES_TERMS + 2)]
-    right_c = [binom[m] + binom[m - 1] for m in range(2, _SERIES_TERMS + 2)]
-    x2 = xs * xs
-    series_left, series_right = x2 * _horner(left_c, xs), x2 * _horner(right_c, xs)
-    scale = base**ap / step
-    left = scale * torch.where(small, series_left, direct_left)
-    right = scale * torch.where(small, series_right, direct_right)
-    power = step**a
-    return torch.where(zero, a * power, left), torch.where(zero, power, right)
+    direct = torch.stack(torch.broadcast_tensors(a * e1 - ap * e0, e1 - ap * xd), dim=1)
+    # Series form for small x (Horner, both moments at once).
+    xs = torch.where(small, x, 0.0).unsqueeze(1)
+    acc = torch.addcmul(series[1], series[0], xs)
+    for c in series[2:]:
+        acc = torch.addcmul(c, acc, xs)
+    both = torch.where(small.unsqueeze(1), xs * xs * acc, direct) * (lo**ap / step).unsqueeze(1)
+    return both[:, 0], both[:, 1]
