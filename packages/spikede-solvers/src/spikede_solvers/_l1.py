@@ -37,7 +37,7 @@ class _L1Stepper(Stepper):
         self.t = problem.t
         self.corrector_steps = int(problem.options.get("corrector_steps", 1))
         self.orders = [comp.orders for comp in problem.components]
-        self.mesh: Mesh | None = None if problem.uniform else Mesh(problem.t)
+        self.mesh = None if problem.uniform else Mesh(problem.t, problem.y0[0].device)
         self.f_prev: tuple[Tensor, ...] = ()
         n = max(problem.n_steps, 1)
         if self.mesh is not None:

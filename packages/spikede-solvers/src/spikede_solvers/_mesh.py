@@ -46,10 +46,11 @@ class Mesh:
 
     Args:
         t: The time grid ``[N + 1]`` (any floating dtype; its values are used as given).
+        device: Where the weights are needed (the state's device).
     """
 
-    def __init__(self, t: Tensor) -> None:
-        self.t = t.detach().to(F64)
+    def __init__(self, t: Tensor, device: torch.device) -> None:
+        self.t = t.detach().to(device=device, dtype=F64)
         self.tau = self.t[1:] - self.t[:-1]  # tau[k - 1] = t_k - t_{k-1}
         self.steps = self.tau.tolist()
         self._orders: dict[int, _Order] = {}

@@ -29,7 +29,7 @@ class _PredStepper(Stepper):
         self.y0 = problem.y0
         self.window = problem.window
         self.orders = [comp.orders for comp in problem.components]
-        self.mesh: Mesh | None = None if problem.uniform else Mesh(problem.t)
+        self.mesh = None if problem.uniform else Mesh(problem.t, problem.y0[0].device)
         self.stream: Streams | None = None
         n = max(problem.n_steps, 1)
         if self.mesh is not None:

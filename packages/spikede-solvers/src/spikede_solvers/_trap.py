@@ -42,7 +42,7 @@ class _TrapStepper(Stepper):
         self.t = problem.t
         self.corrector_steps = int(problem.options.get("corrector_steps", 1))
         self.orders = [comp.orders for comp in problem.components]
-        self.mesh: Mesh | None = None if problem.uniform else Mesh(problem.t)
+        self.mesh = None if problem.uniform else Mesh(problem.t, problem.y0[0].device)
         n = max(problem.n_steps, 1)
         if self.mesh is not None:
             # Non-uniform: one row of weights per step (Mesh.trap_row), no blocked sums.
