@@ -197,8 +197,9 @@ def integrate(
     last = problem.n_points - 1
     times = problem.t.unbind(0)  # the grid times as views, made once
     # The step each evaluation serves: the grid's own steps, or the uniform step a
-    # uniform-only method uses (so the field and the method agree on h).
-    hs = [problem.h] * max(last, 1) if solver.uniform_only or last == 0 else grid_steps(problem.t)
+    # fractional method uses on a uniform grid (so the field and the method agree on h).
+    mean = last == 0 or solver.uniform_only or (solver.kind == "fractional" and problem.uniform)
+    hs = [problem.h] * max(last, 1) if mean else grid_steps(problem.t)
 
     def evaluate(n: int) -> Callable[..., tuple[Tensor, ...]]:
         def call(t: Tensor, y: tuple[Tensor, ...], index: int | None = None) -> tuple[Tensor, ...]:
