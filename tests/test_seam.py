@@ -189,3 +189,14 @@ def test_vector_field_is_usable_by_an_external_solver() -> None:
         v = tuple(a + b for a, b in zip(v, dv))
     torch.testing.assert_close(v[0], states[0][-1])
     torch.testing.assert_close(v[1], states[1][-1])
+
+
+def test_non_uniform_x_time_works_with_l1_trap_pred_and_gl_says_what_to_do() -> None:
+    model = _mlp()
+    x_time = torch.tensor([0.0, 1.0, 3.0, 4.0, 6.0])
+    x = 3.0 * torch.rand(5, 2, 3)
+    for method in ("l1", "trap", "pred"):
+        assert SNNWrapper(model, method=method, alpha=0.7)(x, x_time).shape == (5, 2, 2)
+    with pytest.raises(ValueError, match=r"x_time is not uniformly spaced .*step_size.*'l1'"):
+        SNNWrapper(model, alpha=0.7)(x, x_time)
+    assert SNNWrapper(model, alpha=0.7)(x, x_time, options={"step_size": 0.5}).shape == (13, 2, 2)

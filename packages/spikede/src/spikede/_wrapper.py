@@ -574,6 +574,16 @@ class SNNWrapper(nn.Module):
             state=compiled.get("state"),
             **model_kwargs,
         )
+        if step_size is None and SOLVERS[run_method].uniform_only and x_time.shape[0] > 2:
+            steps = x_time[1:] - x_time[:-1]
+            if bool((steps - steps.mean()).abs().max() > 1e-3 * steps.mean()):
+                accepting = [m for m in INTEGRATORS[self.integrator] if not SOLVERS[m].uniform_only]
+                raise ValueError(
+                    f"x_time is not uniformly spaced (steps from {float(steps.min()):.4g} to "
+                    f"{float(steps.max()):.4g}) and method {run_method!r} needs a uniform grid: "
+                    f"pass options={{'step_size': h}} (a uniform solver grid; the input is "
+                    f"interpolated between samples) or a method that accepts it: {accepting}"
+                )
         sol = solve(
             ODEFuncFromFX.solver_field,
             v0,
