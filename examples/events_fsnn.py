@@ -9,7 +9,7 @@ tested on corrupted event streams: background-noise events, dropped events and a
 patch. A table, a figure and a JSON summary go to ``outputs/events/``.
 
 Examples:
-    python examples/events_fsnn.py              # the full study (about 20 minutes on 2 cores)
+    python examples/events_fsnn.py              # the full study (about 10 minutes on 2 cores)
     python examples/events_fsnn.py --quick      # a smoke run (under 2 minutes)
     python examples/events_fsnn.py --alphas 0.5 --seeds 5 --epochs 8
 """
@@ -253,10 +253,10 @@ def save_figure(summary: dict, tests: list[tuple[str, float]], path: Path) -> No
             std = np.array([rows[k]["std"] for k in keys])
             line = ax.plot(levels, mean, marker="o", label=label)[0]
             ax.fill_between(levels, mean - std, mean + std, color=line.get_color(), alpha=0.15)
+        ax.axhline(0.1, color="gray", ls=":", lw=1)  # chance
         ax.set(xlabel=xlabel, ylim=(0, 1))
         ax.grid(alpha=0.3)
     axes[0].set_ylabel("test accuracy (mean ± std over seeds)")
-    axes[0].axhline(0.1, color="gray", ls=":", lw=1)
     axes[-1].legend(fontsize=8)
     fig.suptitle("Emulated event-camera digits: accuracy under corruption, per order alpha")
     fig.tight_layout()

@@ -64,3 +64,9 @@ def test_corruptions_do_what_they_say():
     assert frames.shape == (16, 2, 2, 17, 17)
     assert float(frames[:, 0].sum()) == len(clean[0])  # every event lands in a bin
     assert study.bin_centres(16)[0] == 0.5 and float(study.bin_centres(16).diff().std()) == 0.0
+
+
+def test_the_tutorial_shows_the_committed_figure_of_the_study():
+    page = (ROOT / "docs" / "tutorials" / "event-camera.md").read_text(encoding="utf-8")
+    assert "../assets/events_fsnn.png" in page
+    assert (ROOT / "docs" / "assets" / "events_fsnn.png").stat().st_size > 10_000

@@ -247,6 +247,7 @@ def test_tonic_transforms_accept_the_events():
         ({"refractory_us": -1}, ValueError, "refractory_us must be an int >= 0; got -1"),
         ({"noise_rate_hz": float("inf")}, ValueError, "noise_rate_hz"),
         ({"rng": "seed"}, TypeError, "rng must be a numpy.random.Generator"),
+        ({"rng": -3}, ValueError, "rng as a seed must be an int >= 0; got -3"),
     ],
 )
 def test_emulate_events_rejects_bad_input(kwargs, error, match):

@@ -37,8 +37,12 @@ def generator(name: str, value: object) -> np.random.Generator:
     """Return a numpy Generator from ``value``: a Generator, an int seed or None (fresh)."""
     if isinstance(value, np.random.Generator):
         return value
-    if value is None or (isinstance(value, numbers.Integral) and not isinstance(value, bool)):
-        return np.random.default_rng(value)
+    if value is None:
+        return np.random.default_rng()
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        if value < 0:
+            raise ValueError(f"{name} as a seed must be an int >= 0; got {value!r}")
+        return np.random.default_rng(int(value))
     raise TypeError(
         f"{name} must be a numpy.random.Generator, an int seed or None; "
         f"got {value!r} of type {type(value).__name__}"

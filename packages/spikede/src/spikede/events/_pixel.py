@@ -17,10 +17,12 @@ from spikede.events import _checks
 
 __all__ = ["EVENT_DTYPE", "emulate_events"]
 
-#: Tonic's event layout with an integer polarity (0 = OFF, 1 = ON). Tonic's own default uses
-#: a bool ``p``; an integer field keeps ``tonic.transforms.UniformNoise`` balanced (it draws
-#: polarities as floats in ``[0, 2)`` and casts them, which a bool field turns all into ON).
 EVENT_DTYPE = np.dtype([("x", np.int16), ("y", np.int16), ("t", np.int64), ("p", np.int8)])
+"""Tonic's event layout with an integer polarity (0 = OFF, 1 = ON).
+
+Tonic's own default uses a bool ``p``; an integer field keeps
+``tonic.transforms.UniformNoise`` balanced (it draws polarities as floats in ``[0, 2)`` and
+casts them, which a bool field turns all into ON)."""
 
 
 def emulate_events(

@@ -9,6 +9,7 @@ resulting video goes through :func:`spikede.events.emulate_events`.
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Sequence
 from itertools import pairwise
 
@@ -19,11 +20,11 @@ from spikede.events._pixel import emulate_events
 
 __all__ = ["NMNIST_SENSOR_SIZE", "TRIANGLE", "saccade_events", "saccade_frames"]
 
-#: Tonic's ``sensor_size`` (width, height, polarities) of N-MNIST, the default sensor here.
 NMNIST_SENSOR_SIZE = (34, 34, 2)
+"""Tonic's ``sensor_size`` (width, height, polarities) of N-MNIST, the default sensor here."""
 
-#: Default saccade vertices ``(dx, dy)`` in pixels: a triangle around the resting position.
 TRIANGLE = ((0.0, -1.5), (1.5, 1.0), (-1.5, 1.0))
+"""Default saccade vertices ``(dx, dy)`` in pixels: a triangle around the resting position."""
 
 
 def saccade_frames(
@@ -161,10 +162,12 @@ def _sensor(sensor_size: object) -> tuple[int, int]:
     if (
         not isinstance(sensor_size, Sequence)
         or len(sensor_size) != 2
-        or any(isinstance(s, bool) or not isinstance(s, int) or s < 1 for s in sensor_size)
+        or any(
+            isinstance(s, bool) or not isinstance(s, numbers.Integral) or s < 1 for s in sensor_size
+        )
     ):
         raise ValueError(f"sensor_size must be (width, height), two ints >= 1; got {sensor_size!r}")
-    return sensor_size[0], sensor_size[1]
+    return int(sensor_size[0]), int(sensor_size[1])
 
 
 def _bilinear(image: np.ndarray, v: np.ndarray, u: np.ndarray) -> np.ndarray:
