@@ -11,8 +11,9 @@ from torch import Tensor
 from torch.utils.checkpoint import checkpoint
 
 from spikede_solvers._base import Problem, Solver, Step, grid_steps
+from spikede_solvers._resume import export_history, restore_history
 
-__all__ = ["integrate", "user_field"]
+__all__ = ["integrate", "run", "user_field"]
 
 
 def check_output(shapes: list[tuple[int, ...]], dy: Any, aux: Any) -> None:
@@ -184,14 +185,50 @@ def integrate(
     (non-reentrant): its activations are not kept, and backward recomputes them from the
     saved inputs (the field's ``args`` included).
     """
+    states, aux, nfe, _ = run(
+        solver, problem, func, args=args, has_aux=has_aux, keep_states=keep_states
+    )
+    return states, aux, nfe
+
+
+def run(
+    solver: Solver,
+    problem: Problem,
+    func: Callable[..., Any],
+    *,
+    args: Any = None,
+    has_aux: bool = False,
+    keep_states: bool = True,
+    initial_history: Any = None,
+    return_history: bool = False,
+    method: str = "",
+) -> tuple[list[tuple[Tensor, ...]], list[tuple[Tensor, ...]], int, Any]:
+    """:func:`integrate`, optionally continuing from a saved history and saving one.
+
+    With ``initial_history`` (a :class:`~spikede_solvers.History`), ``problem`` is the
+    continued solve on the virtual grid (the saved times, then the new ones; its ``y0``
+    the run's initial value): the buffers and carried values are restored and the loop
+    starts at the saved last point, whose state is the history's. The field sees step
+    and grid indices of the new grid. With ``return_history`` the fourth value is the
+    :class:`~spikede_solvers.History` at the end (else ``None``).
+    """
     recompute = bool(problem.options.get("checkpoint", False))
+    unfused = problem
     fused: _Fused | None = None
     if _fusable(problem, solver):
         fused = _Fused(problem, func, has_aux)
         problem, func = fused.problem, fused
+    start = 0
+    y = problem.y0
+    if initial_history is not None:
+        start = initial_history.times.shape[0] - 1
+        y = tuple(initial_history.y)
+        if fused is not None:
+            y = (torch.cat([v.reshape(-1) for v in y]),)
     evaluator = _Evaluator(func, problem.y0, args, has_aux, recompute)
     stepper = solver.setup(problem)
-    y = problem.y0
+    if initial_history is not None:
+        restore_history(stepper, initial_history, fused, problem.offset)
     states = [y] if keep_states else []
     aux = []
     last = problem.n_points - 1
@@ -202,24 +239,30 @@ def integrate(
 
     def evaluate(n: int) -> Callable[..., tuple[Tensor, ...]]:
         def call(t: Tensor, y: tuple[Tensor, ...], index: int | None = None) -> tuple[Tensor, ...]:
-            return evaluator(t, y, Step(n, hs[n], index))[0]
+            where = None if index is None else index - start
+            return evaluator(t, y, Step(n - start, hs[n], where))[0]
 
         return call
 
+    history = None
     try:
-        for n in range(problem.n_points):
+        for n in range(start, problem.n_points):
             if n == last and not has_aux:
                 break
             k = min(n, len(hs) - 1)  # the last point belongs to the last step
-            f, a = evaluator(times[n], y, Step(k, hs[k], n))
+            f, a = evaluator(times[n], y, Step(k - start, hs[k], n - start))
             aux.append(a)
             if n == last:
                 break
             y = stepper.step(n, y, f, evaluate(n))
             if keep_states:
                 states.append(y)
+        if return_history:
+            final = fused.split(y[0]) if fused is not None else y
+            shapes = [v.shape for v in unfused.y0]
+            history = export_history(method, unfused, stepper, final, fused, shapes)
     finally:
         stepper.release()
     if fused is not None:
         states = [fused.split(s[0]) for s in states]
-    return states, aux, evaluator.nfe
+    return states, aux, evaluator.nfe, history

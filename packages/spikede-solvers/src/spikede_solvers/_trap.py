@@ -29,6 +29,8 @@ __all__ = ["TrapSolver"]
 
 
 class _TrapStepper(Stepper):
+    carry = ("f0", "f_prev")
+
     def __init__(self, problem: Problem) -> None:
         self.y0 = problem.y0
         self.window = problem.window
@@ -41,7 +43,7 @@ class _TrapStepper(Stepper):
             p = a + 1.0
             k = index(n, a, start=1)  # k = 1 .. n
             c = safe_pow(k + 1.0, p) - 2.0 * safe_pow(k, p) + safe_pow(k - 1.0, p)
-            m = index(n, a)  # m = 0 .. n-1
+            m = index(n, a, start=problem.offset)  # m = 0 .. n-1 (of the whole run)
             d = safe_pow(m, p) - (m - a) * safe_pow(m + 1.0, a)
             self.coef_rev.append(torch.flip(c, dims=(0,)))
             self.d.append(d)
