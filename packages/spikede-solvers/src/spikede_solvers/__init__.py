@@ -9,6 +9,8 @@ Public API:
 * :func:`solve` / :class:`Solution` — the one fixed-grid entry point: a field
   ``func(t, y, args, step)`` that receives the step it serves, tuple states with
   per-component orders, and auxiliary outputs recorded per grid point.
+* :class:`History` — a solve's saved history (``return_history=True``), from which a
+  later solve continues (``initial_history=``): chunked solves equal one long solve.
 * :func:`snn_solve` / :class:`SNNSolution` — deprecated form of :func:`solve`.
 * :func:`mittag_leffler` — ``E_alpha(z)`` for real ``z <= 0``.
 * :func:`graded_grid` — grids graded towards ``t0`` (for ``l1``, ``trap``, ``pred``).
@@ -26,6 +28,7 @@ from spikede_solvers._graded_grid import graded_grid
 from spikede_solvers._mittag_leffler import mittag_leffler
 from spikede_solvers._odeint import odeint
 from spikede_solvers._registry import SOLVERS, list_methods, register_method
+from spikede_solvers._resume import History
 from spikede_solvers._snn import SNNSolution, snn_solve
 from spikede_solvers._solve import Solution, solve
 from spikede_solvers._tableaus import Tableau
@@ -34,6 +37,7 @@ __all__ = [
     "SOLVERS",
     "AdaptiveSolver",
     "Component",
+    "History",
     "Problem",
     "SNNSolution",
     "Solution",

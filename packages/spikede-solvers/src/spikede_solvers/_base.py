@@ -81,6 +81,9 @@ class Problem:
         options: Method options (checked against :attr:`Solver.options`).
         uniform: Whether ``t`` is uniform up to the rounding of its dtype; only methods
             with ``uniform_only = False`` get ``False`` (they then use the actual steps).
+        offset: Index of ``t[0]`` in the whole run when this solve continues an earlier
+            one from a saved :class:`~spikede_solvers.History` (``0`` otherwise); a
+            method whose weights depend on the absolute step index adds it.
     """
 
     y0: tuple[Tensor, ...]
@@ -91,6 +94,7 @@ class Problem:
     memory: int | None = None
     options: dict[str, Any] = field(default_factory=dict)
     uniform: bool = True
+    offset: int = 0
 
     @property
     def n_steps(self) -> int:
@@ -112,8 +116,15 @@ class Stepper(ABC):
     """Advances the solution by one step; built once per solve by :meth:`Solver.setup`.
 
     A stepper with history buffers keeps them in a list attribute ``bufs``
-    (:class:`~spikede_solvers._history.History`), so that :meth:`release` finds them.
+    (:class:`~spikede_solvers._history.History`), so that :meth:`release` finds them and
+    a solve can save and restore them (:class:`~spikede_solvers.History`). Other values
+    a step carries to the next (such as the previous field value of a multistep method)
+    are named in :attr:`carry`: attributes holding one tensor per state component.
     """
+
+    #: Attributes carried from step to step besides the buffers, each a tuple of
+    #: tensors (one per component, or ``()`` before the first step).
+    carry: ClassVar[tuple[str, ...]] = ()
 
     def release(self) -> None:
         """Drop forward-only references when the solve ends (the loop calls it)."""

@@ -11,8 +11,9 @@ from torch import Tensor
 from torch.utils.checkpoint import checkpoint
 
 from spikede_solvers._base import Problem, Solver, Step, grid_steps
+from spikede_solvers._resume import export_history, restore_history
 
-__all__ = ["integrate", "user_field"]
+__all__ = ["integrate", "run", "user_field"]
 
 
 def check_output(shapes: list[tuple[int, ...]], dy: Any, aux: Any) -> None:
@@ -59,7 +60,10 @@ class _Watch:
         with torch.no_grad():
             self.sums.append(sum(yi.sum() for yi in y) if len(y) > 1 else y[0].sum())
 
-    def check(self, t: Tensor, hs: list[float], states: list[tuple[Tensor, ...]]) -> None:
+    def check(
+        self, t: Tensor, hs: list[float], states: list[tuple[Tensor, ...]], start: int = 0
+    ) -> None:
+        """Raise ``FloatingPointError`` if a probe failed (``states[i]`` is at ``t[start + i]``)."""
         if not self.sums:
             return
         with torch.no_grad():
@@ -67,10 +71,12 @@ class _Watch:
         if bool(finite.all()):
             return
         j = int((~finite).nonzero()[0, 0])
-        lo, hi = (self.steps[j - 1] if j else 0), self.steps[j]
+        lo, hi = (self.steps[j - 1] if j else start), self.steps[j]
         if states:  # the first non-finite state, exactly
             hi = next(
-                n for n in range(lo, hi + 1) if not all(bool(torch.isfinite(c).all()) for c in states[n])
+                n
+                for n in range(lo, hi + 1)
+                if not all(bool(torch.isfinite(c).all()) for c in states[n - start])
             )
             where = f"at t[{hi}] = {float(t[hi]):.6g}"
         else:
@@ -231,14 +237,50 @@ def integrate(
     (non-reentrant): its activations are not kept, and backward recomputes them from the
     saved inputs (the field's ``args`` included).
     """
+    states, aux, nfe, _ = run(
+        solver, problem, func, args=args, has_aux=has_aux, keep_states=keep_states
+    )
+    return states, aux, nfe
+
+
+def run(
+    solver: Solver,
+    problem: Problem,
+    func: Callable[..., Any],
+    *,
+    args: Any = None,
+    has_aux: bool = False,
+    keep_states: bool = True,
+    initial_history: Any = None,
+    return_history: bool = False,
+    method: str = "",
+) -> tuple[list[tuple[Tensor, ...]], list[tuple[Tensor, ...]], int, Any]:
+    """:func:`integrate`, optionally continuing from a saved history and saving one.
+
+    With ``initial_history`` (a :class:`~spikede_solvers.History`), ``problem`` is the
+    continued solve on the virtual grid (the saved times, then the new ones; its ``y0``
+    the run's initial value): the buffers and carried values are restored and the loop
+    starts at the saved last point, whose state is the history's. The field sees step
+    and grid indices of the new grid. With ``return_history`` the fourth value is the
+    :class:`~spikede_solvers.History` at the end (else ``None``).
+    """
     recompute = bool(problem.options.get("checkpoint", False))
+    unfused = problem
     fused: _Fused | None = None
     if _fusable(problem, solver):
         fused = _Fused(problem, func, has_aux)
         problem, func = fused.problem, fused
+    start = 0
+    y = problem.y0
+    if initial_history is not None:
+        start = initial_history.times.shape[0] - 1
+        y = tuple(initial_history.y)
+        if fused is not None:
+            y = (torch.cat([v.reshape(-1) for v in y]),)
     evaluator = _Evaluator(func, problem.y0, args, has_aux, recompute)
     stepper = solver.setup(problem)
-    y = problem.y0
+    if initial_history is not None:
+        restore_history(stepper, initial_history, fused, problem.offset)
     states = [y] if keep_states else []
     aux = []
     last = problem.n_points - 1
@@ -250,17 +292,19 @@ def integrate(
 
     def evaluate(n: int) -> Callable[..., tuple[Tensor, ...]]:
         def call(t: Tensor, y: tuple[Tensor, ...], index: int | None = None) -> tuple[Tensor, ...]:
-            return evaluator(t, y, Step(n, hs[n], index))[0]
+            where = None if index is None else index - start
+            return evaluator(t, y, Step(n - start, hs[n], where))[0]
 
         return call
 
     watch = _Watch()
+    history = None
     try:
-        for n in range(problem.n_points):
+        for n in range(start, problem.n_points):
             if n == last and not has_aux:
                 break
             k = min(n, len(hs) - 1)  # the last point belongs to the last step
-            f, a = evaluator(times[n], y, Step(k, hs[k], n))
+            f, a = evaluator(times[n], y, Step(k - start, hs[k], n - start))
             aux.append(a)
             if n == last:
                 break
@@ -269,9 +313,13 @@ def integrate(
                 states.append(y)
             if (n + 1) % PROBE_EVERY == 0 or n + 1 == last:
                 watch.probe(n + 1, y)
+        if return_history:
+            final = fused.split(y[0]) if fused is not None else y
+            shapes = [v.shape for v in unfused.y0]
+            history = export_history(method, unfused, stepper, final, fused, shapes)
     finally:
         stepper.release()
-    watch.check(problem.t, hs, states)
+    watch.check(problem.t, hs, states, start)
     if fused is not None:
         states = [fused.split(s[0]) for s in states]
-    return states, aux, evaluator.nfe
+    return states, aux, evaluator.nfe, history

@@ -57,6 +57,7 @@ class History:
     ) -> None:
         self.buf = torch.zeros((rows, *like.shape), dtype=like.dtype, device=like.device)
         self.grad: Tensor | None = None
+        self.last = -1  # the highest row written (a continued solve's history starts there)
         # Backward reads the stored rows only for the gradient of the coefficients; when
         # they need none, the buffer itself becomes the gradient accumulator (one buffer
         # of memory instead of two).
@@ -94,6 +95,7 @@ class History:
     def write(self, k: int, value: Tensor) -> None:
         """Store ``value`` as row ``k`` (each row is written once)."""
         self.buf[k] = value.detach()
+        self.last = max(self.last, k)
         if value.requires_grad and torch.is_grad_enabled():
             self.token = _Store.apply(value, self.token, self, k)
 

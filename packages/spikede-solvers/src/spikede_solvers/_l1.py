@@ -32,6 +32,8 @@ __all__ = ["L1Solver"]
 
 
 class _L1Stepper(Stepper):
+    carry = ("f_prev",)
+
     def __init__(self, problem: Problem) -> None:
         self.window = problem.window
         self.t = problem.t

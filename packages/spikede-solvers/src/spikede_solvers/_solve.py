@@ -9,7 +9,8 @@ import torch
 from torch import Tensor
 
 from spikede_solvers._checks import check_solve
-from spikede_solvers._engine import integrate
+from spikede_solvers._engine import run
+from spikede_solvers._resume import History, check_continued, continued_grid
 
 __all__ = ["Solution", "solve"]
 
@@ -23,16 +24,19 @@ class Solution(NamedTuple):
         aux: One tensor ``[N, *shape]`` per auxiliary output of the field, recorded from
             the evaluation at ``(t_n, y_n)`` (``()`` without ``has_aux``).
         nfe: Number of field evaluations.
+        history: With ``return_history=True``, the :class:`~spikede_solvers.History` at
+            ``t[-1]`` that a later solve continues from (else ``None``).
     """
 
     ys: tuple[Tensor, ...]
     aux: tuple[Tensor, ...]
     nfe: int
+    history: History | None = None
 
 
 def solve(
     func: Callable[..., Any],
-    y0: Tensor | Sequence[Tensor],
+    y0: Tensor | Sequence[Tensor] | None,
     t: Tensor,
     method: str,
     *,
@@ -43,6 +47,8 @@ def solve(
     args: Any = None,
     has_aux: bool = False,
     keep_states: bool = True,
+    initial_history: History | None = None,
+    return_history: bool = False,
 ) -> Solution:
     """Integrate ``y' = f`` (integer-order method) or ``D^alpha y = f`` (fractional) on a grid.
 
@@ -60,6 +66,19 @@ def solve(
     :func:`~spikede_solvers.fdeint` for ``alpha``, ``coefficients``, ``memory`` and the
     options).
 
+    A solve continues another one from its saved history: ``return_history=True`` puts a
+    :class:`~spikede_solvers.History` in ``Solution.history``; pass it as
+    ``initial_history`` with ``y0=None`` and a grid whose first point is the previous
+    grid's last one. The continued solve's first row is that point again (the same
+    state; its auxiliary outputs evaluated again), so the first solve's rows and the
+    second's rows from 1 on are one solve over the whole grid: to rounding for the full
+    history, ``memory=M`` and integer-order methods; within the fit's error for
+    ``history="soe"``, whose tail the first solve fits and later ones reuse. With
+    ``memory=M`` or ``history="soe"`` the saved history has a fixed size (a continued
+    solve costs the same however long the run). Gradients flow through the saved state
+    of an integer-order method; a fractional method's saved history carries none, so a
+    history that requires grad is refused in grad mode (use ``history.detach()``).
+
     Args:
         func: The field ``func(t, y, args, step)``.
         y0: Initial state: a tensor or a sequence of tensors.
@@ -73,9 +92,13 @@ def solve(
         args: Passed unchanged to every evaluation.
         has_aux: ``func`` returns ``(derivatives, aux)``.
         keep_states: Record the state at every grid point (``False``: ``ys=()``).
+        initial_history: Continue from this saved history (``y0`` must be ``None``;
+            ``t[0]`` its end time; the method, orders, ``memory`` and history options
+            those that made it).
+        return_history: Save the history at ``t[-1]`` in ``Solution.history``.
 
     Returns:
-        A :class:`Solution` ``(ys, aux, nfe)``.
+        A :class:`Solution` ``(ys, aux, nfe, history)``.
 
     Raises:
         TypeError: If an argument has the wrong type.
@@ -94,11 +117,26 @@ def solve(
         >>> sol.ys[0][:, 0].tolist(), sol.aux[0][:, 0].tolist(), sol.nfe
         ([0.0, 1.0, 1.0, 1.0], [0.0, 1.0, 1.0, 1.0], 4)
     """
+    if not isinstance(return_history, bool):
+        raise TypeError(f"return_history must be True or False, got {type(return_history).__name__}")
+    if initial_history is not None:
+        t, y0 = continued_grid(initial_history, y0, t, method)
     solver, problem = check_solve(
         func, y0, t, method, alpha, coefficients, memory, options, has_aux, keep_states
     )
-    states, aux, nfe = integrate(
-        solver, problem, func, args=args, has_aux=has_aux, keep_states=keep_states
+    if initial_history is not None:
+        check_continued(initial_history, problem)
+        problem.offset = initial_history.offset
+    states, aux, nfe, history = run(
+        solver,
+        problem,
+        func,
+        args=args,
+        has_aux=has_aux,
+        keep_states=keep_states,
+        initial_history=initial_history,
+        return_history=return_history,
+        method=method,
     )
     ys = tuple(torch.stack(c) for c in zip(*states)) if keep_states else ()
-    return Solution(ys, tuple(torch.stack(c) for c in zip(*aux)), nfe)
+    return Solution(ys, tuple(torch.stack(c) for c in zip(*aux)), nfe, history)

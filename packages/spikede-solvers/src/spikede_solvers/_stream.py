@@ -91,6 +91,7 @@ class StreamingHistory:
         # Backward (StreamStep): the adjoint history, and the step it expects next.
         self.adjoint: StreamingHistory | None = None
         self.adjoint_top = self.adjoint_next = -1
+        self.last = -1  # the last row written (a continued solve's history starts there)
 
     @classmethod
     def joined(cls, histories: list[StreamingHistory]) -> StreamingHistory | None:
@@ -161,6 +162,7 @@ class StreamingHistory:
         """Store row ``k`` (one value per component); the row ``k - window`` it replaces
         joins the running sums."""
         row, parts = self.ring[k % self.window]
+        self.last = k
         if k >= self.window and self.terms:
             torch.addcmul(row, self.soe, self.decays, out=self.soe)
         for part, value in zip(parts, values):

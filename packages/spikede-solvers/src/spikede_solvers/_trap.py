@@ -36,6 +36,8 @@ __all__ = ["TrapSolver"]
 
 
 class _TrapStepper(Stepper):
+    carry = ("f0", "f_prev")
+
     def __init__(self, problem: Problem) -> None:
         self.y0 = problem.y0
         self.window = problem.window
@@ -56,13 +58,16 @@ class _TrapStepper(Stepper):
         self.coef_rev, self.d, self.g = [], [], []
         for a in self.orders:
             a64 = wide(a)
-            k = index(n, a64, start=1)  # lo = 1 .. n
+            # The initial-value weights d depend on the step index of the whole run:
+            # a continued solve starts at problem.offset.
+            m = n + problem.offset
+            k = index(m, a64, start=1)  # lo = 1 .. m
             left, right = trap_moments(k, k.new_ones(()), a64, trap_series(a64))
             left = torch.cat([a64.unsqueeze(0), left])  # lo = 0: left = a, right = 1
             right = torch.cat([torch.ones_like(a64).unsqueeze(0), right])
-            c = left[:-1] + right[1:]  # c_k = left(k - 1) + right(k), k = 1 .. n
+            c = left[:n] + right[1 : n + 1]  # c_k = left(k - 1) + right(k), k = 1 .. n
             self.coef_rev.append(c.flip(0).to(a.dtype))
-            self.d.append(left[:-1].to(a.dtype))  # d_n = left(n), n = 0 .. n - 1
+            self.d.append(left[problem.offset : m].to(a.dtype))  # d_j = left(j), of the run
             g = a64.new_tensor(problem.h) ** a64 / gamma(a64 + 2.0)
             self.g.append(g.to(a.dtype))
         self.bufs = [new_history(problem, n + 1, y, c) for y, c in zip(problem.y0, self.coef_rev)]

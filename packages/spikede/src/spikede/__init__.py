@@ -19,6 +19,7 @@ from spikede._hard_if import HardResetIFNeuron
 from spikede._layers import ClassificationHead, VotingLayer
 from spikede._li import LINeuron
 from spikede._neurons import HardResetLIFNeuron, IFNeuron, LIFNeuron, NoisyLIFNeuron
+from spikede._state import State
 from spikede._surrogate import (
     ArctanSurrogate,
     GaussianSurrogate,
@@ -47,6 +48,7 @@ __all__ = [
     "PerLayerAlphaConfig",
     "SNNWrapper",
     "SigmoidSurrogate",
+    "State",
     "Surrogate",
     "TriangleSurrogate",
     "VotingLayer",

@@ -12,7 +12,9 @@ from typing import Any, ClassVar, TextIO
 import torch
 from torch import nn
 
+from spikede import _state
 from spikede._alpha import DEFAULT_ALPHA, LayerOrder, PerLayerAlphaConfig, check_checkpoint_orders
+from spikede._state import State
 from spikede_fx import ODEFuncFromFX
 from spikede_solvers import SOLVERS, check_options, solve
 
@@ -446,15 +448,15 @@ class SNNWrapper(nn.Module):
         n = math.floor(ratio + 16 * torch.finfo(x_time.dtype).eps * max(1.0, ratio)) + 1
         return t0 + step_size * torch.arange(n, dtype=x_time.dtype, device=x_time.device)
 
-    def _check_inputs(self, x: object, x_time: object) -> tuple[torch.Tensor, torch.Tensor]:
+    def _check_inputs(self, x: object, x_time: object, min_steps: int = 2) -> tuple[torch.Tensor, torch.Tensor]:
         if not isinstance(x, torch.Tensor):
             raise TypeError(f"x must be a tensor [T, B, ...]; got {type(x).__name__}")
         if not x.is_floating_point():
             raise TypeError(f"x must be a floating-point tensor; got dtype {x.dtype}")
         if x.dim() < 2:
             raise ValueError(f"x must have shape [T, B, ...] (at least 2 dimensions); got shape {tuple(x.shape)}")
-        if x.shape[0] < 2:
-            raise ValueError(f"x must hold at least 2 time steps; got T={x.shape[0]}")
+        if x.shape[0] < min_steps:
+            raise ValueError(f"x must hold at least {min_steps} time steps; got T={x.shape[0]}")
         ref = next((p for p in self.model.parameters() if p.is_floating_point()), None)
         if ref is not None and ref.device != x.device:
             raise ValueError(
@@ -508,7 +510,10 @@ class SNNWrapper(nn.Module):
         model_args: tuple = (),
         model_kwargs: dict[str, Any] | None = None,
         return_states: bool = False,
-    ) -> torch.Tensor | tuple[Any, tuple[torch.Tensor, ...]]:
+        initial_state: State | Sequence[torch.Tensor] | None = None,
+        return_state: bool = False,
+        output_time: torch.Tensor | None = None,
+    ) -> torch.Tensor | tuple[Any, ...]:
         """Integrate the network over the input's time span and apply the head.
 
         Args:
@@ -521,12 +526,25 @@ class SNNWrapper(nn.Module):
             model_kwargs: Extra keyword inputs of the model's forward.
             return_states: Also return the membrane potential of every neuron layer at
                 every grid point.
+            initial_state: ``None`` (zero membranes), a tuple of membrane tensors ``[B,
+                ...]`` (one per neuron layer: a fresh start from these values), or a
+                :class:`spikede.State` from an earlier call (continue it: this call's
+                ``x_time`` starts after the state's time; by default one unit after the
+                last sample, and ``x`` may then hold a single sample).
+            return_state: Also return the :class:`spikede.State` at the end of the call.
+            output_time: Increasing times ``[M]`` of the output rows (and of ``states``),
+                from the start of the call on. The grid includes them: times between
+                samples are inserted (a method that needs a uniform grid refuses them),
+                times beyond the last sample extend the grid, the input held at its last
+                value.
 
         Returns:
             The head's output over time, e.g. ``[N, B, C]`` for a Linear head, with ``N``
-            the number of grid points (``T`` without sub-stepping); with
-            ``return_states=True``, ``(output, states)`` where ``states[i]`` is ``[N, B,
-            ...]`` for neuron layer ``i``.
+            the number of grid points (``T`` without sub-stepping; ``M`` with
+            ``output_time``; a continued call omits the state's own point). With extras,
+            a tuple ``(output, ...)`` with, in this order, ``states`` (``return_states``:
+            ``states[i]`` is ``[N, B, ...]`` for neuron layer ``i``) and the ``State``
+            (``return_state``).
 
         Raises:
             TypeError: For a non-tensor or integer ``x``/``x_time``, or a dtype that does
@@ -543,7 +561,13 @@ class SNNWrapper(nn.Module):
             >>> out.shape, states[0].shape
             (torch.Size([6, 2, 4]), torch.Size([6, 2, 4]))
         """
-        x, x_time = self._check_inputs(x, x_time)
+        continuing = isinstance(initial_state, State)
+        if continuing and x_time is None and isinstance(x, torch.Tensor) and x.is_floating_point():
+            x_time = _state.default_times(initial_state, x)
+        x, x_time = self._check_inputs(x, x_time, min_steps=1 if continuing else 2)
+        for name, flag in (("return_state", return_state), ("return_states", return_states)):
+            if not isinstance(flag, bool):
+                raise TypeError(f"{name} must be True or False; got {type(flag).__name__}")
         method = _check_method(self.integrator, method)
         run_method = self._default_method(method)
         opts = dict(self.options)
@@ -552,14 +576,31 @@ class SNNWrapper(nn.Module):
         step_size = opts.pop("step_size", None)
         if model_kwargs is None:
             model_kwargs = {}
-        grid = self._grid(x_time, step_size)
-        if grid.shape[0] < 2:
-            raise ValueError(f"the solver grid needs at least 2 points; got {grid.shape[0]} (check options['step_size'])")
 
         odefunc = self._odefunc
         shapes = self._infer_shapes(x[0], model_args, model_kwargs)
         batch = x.shape[1]
-        v0 = tuple(torch.zeros((batch, *s), dtype=x.dtype, device=x.device) for s in shapes)
+        v0: tuple[torch.Tensor, ...] | None
+        history = None
+        if continuing:
+            _state.check_state(initial_state, shapes, x, run_method, self.integrator == "fdeint")
+            history = initial_state.history
+            x, x_time = _state.continued_inputs(initial_state, x, x_time)
+            start = initial_state.time.to(x_time).reshape(1)
+            grid = self._grid(torch.cat([start, x_time[x_time > start]]), step_size)
+            v0 = None
+        else:
+            grid = self._grid(x_time, step_size)
+            if initial_state is None:
+                v0 = tuple(torch.zeros((batch, *s), dtype=x.dtype, device=x.device) for s in shapes)
+            else:
+                v0 = _state.check_membranes(initial_state, shapes, batch, x)
+        rows: Any = slice(1, None) if continuing else slice(None)
+        if output_time is not None:
+            t_out = _state.check_output_time(output_time, grid, float(grid[0]))
+            grid, rows = _state.output_grid(grid, t_out, run_method)
+        if grid.shape[0] < 2:
+            raise ValueError(f"the solver grid needs at least 2 points; got {grid.shape[0]} (check options['step_size'])")
         alphas, coefs = self._solver_orders(x.dtype)
         # Everything this call's evaluations read, built once and passed to each of them.
         # The input-driven layers run once per block of grid times, except when
@@ -595,12 +636,19 @@ class SNNWrapper(nn.Module):
             args=args,
             has_aux=True,
             keep_states=return_states,
+            initial_history=history,
+            return_history=return_state,
         )
         odefunc.nfe += sol.nfe
-        out = odefunc.post(sol.aux, *model_args, **model_kwargs)
+        out = odefunc.post(tuple(a[rows] for a in sol.aux), *model_args, **model_kwargs)
+        extras: list[Any] = []
         if return_states:
-            return out, tuple(sol.ys)
-        return out
+            extras.append(tuple(y[rows] for y in sol.ys))
+        if return_state:
+            assert sol.history is not None
+            samples, times = _state.kept_samples(x, x_time, sol.history.end_time)
+            extras.append(State(sol.history, samples, times))
+        return (out, *extras) if extras else out
 
     def _solver_orders(
         self, dtype: torch.dtype
