@@ -76,3 +76,35 @@ def test_relaxation_figure_script_rejects_a_page_without_the_figure(
     with pytest.raises(RuntimeError, match="writes relaxation.png"):
         relaxation.draw(tmp_path / "out.png", page=page)
     assert not (tmp_path / "out.png").exists()
+
+
+def test_page_figures_exist_and_are_shown_on_their_pages(
+    load_script: Callable[[str], ModuleType],
+) -> None:
+    figures = load_script("docs_page_figures")
+    for name, page in figures.FIGURES.items():
+        assert (SCRIPTS.parent / "docs" / "assets" / name).is_file(), name
+        text = (SCRIPTS.parent / "docs" / page).read_text(encoding="utf-8")
+        assert f'savefig("{name}"' in text, (page, name)
+        assert f"](../assets/{name})" in text, (page, name)
+
+
+def test_page_figures_copies_what_the_page_writes(
+    tmp_path: Path, load_script: Callable[[str], ModuleType]
+) -> None:
+    figures = load_script("docs_page_figures")
+    page = tmp_path / "page.md"
+    page.write_text(
+        "```python\nfrom pathlib import Path\nPath('a.png').write_bytes(b'png')\n```\n"
+        "```python\nraise SystemExit('never reached')\n```\n",
+        encoding="utf-8",
+    )
+    (written,) = figures.draw_page(page, ["a.png"], tmp_path / "out")
+    assert written.read_bytes() == b"png"
+    quiet = tmp_path / "quiet.md"
+    quiet.write_text("```python\nx = 1\n```\n", encoding="utf-8")
+    with pytest.raises(RuntimeError, match="writes b.png"):
+        figures.draw_page(quiet, ["b.png"], tmp_path / "out")
+    assert not (tmp_path / "out" / "b.png").exists()
+    with pytest.raises(ValueError, match="unknown figure"):
+        figures.draw(["nope.png"], tmp_path)
