@@ -94,3 +94,25 @@ def test_torch_names_link_to_the_pytorch_documentation(
     )
     assert urls["torch.nn.Parameter"] == urls["torch.nn.parameter.Parameter"]
     assert all(url.startswith(hooks.TORCH_DOCS) for url in urls.values())
+
+
+@pytest.mark.parametrize(
+    ("module_name", "page"),
+    [
+        ("spikede", "spikede.md"),
+        ("spikede_fx", "spikede-fx.md"),
+        ("spikede_solvers", "spikede-solvers.md"),
+        ("spikede_interp", "spikede-interp.md"),
+    ],
+)
+def test_api_pages_list_every_public_name(module_name: str, page: str) -> None:
+    # The API pages list their entries one by one (entry points first), so a new public
+    # name must be added to its page: this says which, without building the site.
+    import importlib
+    import re
+
+    text = (SCRIPTS.parent / "docs" / "api" / page).read_text(encoding="utf-8")
+    listed = set(re.findall(rf"^::: {module_name}\.(\w+)", text, re.MULTILINE))
+    public = set(importlib.import_module(module_name).__all__)
+    assert not public - listed, f"docs/api/{page} lacks {sorted(public - listed)}"
+    assert not listed - public, f"docs/api/{page} lists non-public {sorted(listed - public)}"

@@ -222,6 +222,7 @@ ROWS: list[Row] = [
     # ---------------------------------------------------------------- odeint
     R("odeint", "func", "`'f'`", lambda: odeint("f", Y0, T6), TypeError, "func must be callable"),
     R("odeint", "y0", "`1.0` (float)", lambda: odeint(_decay, 1.0, T6), TypeError, "y0 must be a Tensor or a tuple"),
+    R("odeint", "func", "a stiff field on a coarse grid (`-500 y`, h = 0.25)", lambda: odeint(lambda t, y: -500.0 * y, torch.ones(2), torch.linspace(0.0, 50.0, 201)), FloatingPointError, "the solution became non-finite"),
     R("odeint", "t", "non-monotone grid", lambda: odeint(_decay, Y0, torch.tensor([0.0, 2.0, 1.0])), ValueError, "strictly increasing"),
     R("odeint", "method", "`'gl'` (fractional method)", lambda: odeint(_decay, Y0, T6, "gl"), ValueError, "is not a method of odeint"),
     R("odeint", "options", "`{'memory': 2}`", lambda: odeint(_decay, Y0, T6, options={"memory": 2}), ValueError, "are not accepted by method"),

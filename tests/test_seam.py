@@ -189,3 +189,24 @@ def test_vector_field_is_usable_by_an_external_solver() -> None:
         v = tuple(a + b for a, b in zip(v, dv))
     torch.testing.assert_close(v[0], states[0][-1])
     torch.testing.assert_close(v[1], states[1][-1])
+
+
+def test_non_uniform_x_time_works_with_l1_trap_pred_and_gl_says_what_to_do() -> None:
+    model = _mlp()
+    x_time = torch.tensor([0.0, 1.0, 3.0, 4.0, 6.0])
+    x = 3.0 * torch.rand(5, 2, 3)
+    for method in ("l1", "trap", "pred"):
+        assert SNNWrapper(model, method=method, alpha=0.7)(x, x_time).shape == (5, 2, 2)
+    with pytest.raises(ValueError, match=r"x_time is not uniformly spaced .*step_size.*'l1'"):
+        SNNWrapper(model, alpha=0.7)(x, x_time)
+    assert SNNWrapper(model, alpha=0.7)(x, x_time, options={"step_size": 0.5}).shape == (13, 2, 2)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, F64])
+def test_step_size_grid_keeps_the_last_sample(dtype: torch.dtype) -> None:
+    """x_time = arange(8) * 0.1: 8 rows at h = 0.1 and 15 at h = 0.05, in either dtype."""
+    snn = SNNWrapper(_mlp().to(dtype), integrator="odeint")
+    x = 3.0 * torch.rand(8, 2, 3, dtype=dtype)
+    x_time = torch.arange(8, dtype=dtype) * 0.1
+    assert snn(x, x_time, options={"step_size": 0.1}).shape[0] == 8
+    assert snn(x, x_time, options={"step_size": 0.05}).shape[0] == 15

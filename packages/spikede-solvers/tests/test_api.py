@@ -287,3 +287,21 @@ def test_gl_alpha_one_matches_exp_decay_first_order():
     t = torch.linspace(0.0, 1.0, 1001, dtype=F64)
     y = fdeint(decay, torch.ones(1, dtype=F64), t, 1.0, "gl")
     assert abs(float(y[-1, 0]) - math.exp(-1.0)) < 2e-4
+
+
+@pytest.mark.parametrize("keep", [True, False])
+def test_blow_up_raises_naming_the_first_non_finite_step(keep: bool) -> None:
+    """Euler on y' = -500 y with h = 0.25: |y_n| = 124^n, f overflows at n = 146."""
+    from spikede_solvers import solve
+
+    t = torch.linspace(0.0, 50.0, 201, dtype=F64)
+    y0 = torch.ones(3, dtype=F64)
+    if keep:
+        with pytest.raises(FloatingPointError, match=r"at t\[147\] = 36.75, with step h = 0.25"):
+            odeint(lambda t, y: -500.0 * y, y0, t)
+    else:
+        field = lambda t, y, args, step: (-500.0 * y[0],)  # noqa: E731
+        with pytest.raises(FloatingPointError, match=r"between t\[144\] = 36 and t\[160\] = 40"):
+            solve(field, (y0,), t, "euler", keep_states=False)
+    # a fine grid is stable: no error
+    odeint(lambda t, y: -500.0 * y, y0, torch.linspace(0.0, 1.0, 2001, dtype=F64))

@@ -28,7 +28,8 @@ class FieldArgs:
         interpolator: ``x(t)`` between samples (:class:`spikede_interp.Interpolator`).
         extras: The model's extra inputs, by position.
         table: The precomputed inputs on the solver grid, by grid index, or ``None``.
-        ode: The callable that runs the ODE graph (the graph module, or its compiled form).
+        ode: What runs the ODE graph instead of the graph module (its compiled form).
+        state: What runs the state-driven graph on precomputed rows (its compiled form).
     """
 
     network: Network
@@ -38,6 +39,7 @@ class FieldArgs:
     extras: tuple[Any, ...] = ()
     table: InputTable | None = None
     ode: Any = None
+    state: Any = None
 
 
 def network_field(
@@ -53,7 +55,10 @@ def network_field(
     if table is not None and index is not None:
         row = table.row(index)
         if table.split:
-            return args.network.input_part.state_gm(*v, *row, *args.extras, h)  # type: ignore[union-attr]
-        return args.network.ode(*v, row[0], *args.extras, h)
+            state = args.network.input_part.state_gm if args.state is None else args.state  # type: ignore[union-attr]
+            return state(*v, *row, *args.extras, h)
+        x_t = row[0]
+    else:
+        x_t = args.interpolator(t)
     ode = args.network.ode if args.ode is None else args.ode
-    return ode(*v, args.interpolator(t), *args.extras, h)
+    return ode(*v, x_t, *args.extras, h)

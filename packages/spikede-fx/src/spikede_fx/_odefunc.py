@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
-import numbers
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -11,9 +9,11 @@ import torch
 from torch import fx, nn
 
 import spikede_interp
+from spikede_fx._direct import DirectCalls, check_step_size
 from spikede_fx._field import FieldArgs, network_field
 from spikede_fx._inputs import build_table
 from spikede_fx._network import Network
+from spikede_fx._post import apply_post
 from spikede_fx._timemap import TimeMapper
 
 __all__ = ["ODEFuncFromFX"]
@@ -30,22 +30,7 @@ def _check_init(backbone: object, interpolation_method: object) -> None:
         )
 
 
-def _check_step_size(h: object) -> float | torch.Tensor:
-    if isinstance(h, torch.Tensor):
-        if h.dim() != 0:
-            raise TypeError(f"h must be a number or a 0-d tensor; got shape {tuple(h.shape)}")
-        positive = bool(h > 0)
-    elif isinstance(h, numbers.Real) and not isinstance(h, bool):
-        h = float(h)
-        positive = h > 0
-    else:
-        raise TypeError(f"h must be a positive real number; got {type(h).__name__} {h!r}")
-    if not positive:
-        raise ValueError(f"h must be positive; got {h!r}")
-    return h
-
-
-class ODEFuncFromFX(nn.Module):
+class ODEFuncFromFX(DirectCalls, nn.Module):
     """A discrete-time spiking network, rewritten into a continuous-time vector field.
 
     The ``backbone`` is traced with :class:`~spikede_fx.SNNLeafTracer` and its graph is
@@ -189,6 +174,7 @@ class ODEFuncFromFX(nn.Module):
         grid: torch.Tensor | None = None,
         hoist: bool = True,
         ode: Callable[..., Any] | None = None,
+        state: Callable[..., Any] | None = None,
         **extra_kwargs: Any,
     ) -> FieldArgs:
         """One call's inputs of the field, built once and passed to every evaluation.
@@ -201,7 +187,8 @@ class ODEFuncFromFX(nn.Module):
                 ``hoist``, the input-driven layers) is computed for blocks of grid times
                 at once, and evaluations at grid index ``k`` reuse it.
             hoist: Precompute the input-driven layers too (see :func:`build_table`).
-            ode: What runs the ODE graph between grid points (e.g. its compiled form).
+            ode: What runs the ODE graph instead of its graph module (e.g. compiled).
+            state: What runs the state-driven graph on precomputed rows (e.g. compiled).
             **extra_kwargs: Further keyword inputs of the backbone's ``forward``.
 
         Returns:
@@ -230,7 +217,7 @@ class ODEFuncFromFX(nn.Module):
         interpolator = spikede_interp.Interpolator(x, x_time, self.interpolation_method)
         extras = net.positional(extra_args, extra_kwargs)
         table = None if grid is None else build_table(net, interpolator, x, grid, extras, hoist)
-        return FieldArgs(net, x, x_time, interpolator, extras, table, ode)
+        return FieldArgs(net, x, x_time, interpolator, extras, table, ode, state)
 
     @staticmethod
     def solver_field(
@@ -283,7 +270,7 @@ class ODEFuncFromFX(nn.Module):
             >>> [d.shape for d in f(torch.tensor(0.5), (torch.zeros(2, 5),))]
             [torch.Size([2, 5])]
         """
-        h = _check_step_size(dt)
+        h = check_step_size(dt)
         args = self.field_args(x, x_time, *extra_args, **extra_kwargs)
         n = self.neuron_count
 
@@ -291,112 +278,6 @@ class ODEFuncFromFX(nn.Module):
             return network_field(t, tuple(v), args, h, None)[:n]  # type: ignore[arg-type]
 
         return f
-
-    # ------------------------------------------------------------------ direct use
-    @property
-    def x(self) -> torch.Tensor | None:
-        """The input given to the last :meth:`set_inputs` (``None`` before)."""
-        return None if self._args is None else self._args.x
-
-    @property
-    def x_time(self) -> torch.Tensor | None:
-        """The sample times given with it."""
-        return None if self._args is None else self._args.x_time
-
-    def set_inputs(
-        self, x: torch.Tensor, x_time: torch.Tensor, *extra_args: Any, **extra_kwargs: Any
-    ) -> None:
-        """Keep the input sequence and extra inputs for :meth:`forward` and :meth:`post`.
-
-        A convenience for calling the field directly; solvers should pass
-        :meth:`field_args` instead (nothing is then stored on this module).
-
-        Args:
-            x: Input samples ``[T, B, ...]``.
-            x_time: Their times, ``[T]`` (or per sample, ``[B, T]``), strictly increasing.
-            *extra_args: Further positional inputs of the backbone's ``forward`` (masks,
-                adjacency matrices), passed unchanged to every evaluation.
-            **extra_kwargs: Further keyword inputs of the backbone's ``forward``.
-
-        Raises:
-            TypeError: If the extra inputs do not match the backbone's ``forward``, or
-                ``x``/``x_time`` are not floating-point tensors.
-            ValueError: If ``x``/``x_time`` have incompatible shapes or ``x_time`` is not
-                strictly increasing (checked by :class:`spikede_interp.Interpolator`).
-        """
-        self._args = self.field_args(x, x_time, *extra_args, **extra_kwargs)
-
-    def clear_inputs(self) -> None:
-        """Forget what :meth:`set_inputs` kept."""
-        self._args = None
-
-    def set_step_size(self, h: float | torch.Tensor) -> None:
-        """Set the step size that :meth:`forward` passes to the neurons (default 1).
-
-        Args:
-            h: Positive step size (a number or a 0-d tensor).
-
-        Raises:
-            TypeError: If ``h`` is neither a real number nor a 0-d tensor.
-            ValueError: If ``h`` is not positive.
-        """
-        self._dt = _check_step_size(h)
-
-    def precompute(self, times: torch.Tensor) -> bool:
-        """Compute the input-driven part for every time of ``times`` at once.
-
-        Later :meth:`forward` calls at exactly one of ``times`` reuse it (see
-        :meth:`field_args` with ``grid``, which solvers use instead).
-
-        Args:
-            times: The evaluation times ``[N]``, on the device of the input.
-
-        Returns:
-            ``True`` when the input-driven layers were precomputed, ``False`` when only
-            the interpolated input was.
-
-        Raises:
-            RuntimeError: If :meth:`set_inputs` was not called.
-            TypeError: If ``times`` is not a floating-point tensor.
-            ValueError: If ``times`` is not 1-d or on another device.
-        """
-        args = self._args
-        if args is None:
-            raise RuntimeError("call set_inputs(x, x_time) before precompute(times)")
-        table = build_table(args.network, args.interpolator, args.x, times, args.extras)
-        self._args = dataclasses.replace(args, table=table)
-        return table.split
-
-    def forward(
-        self, t: float | torch.Tensor, v_mems: Sequence[torch.Tensor]
-    ) -> tuple[torch.Tensor, ...]:
-        """Evaluate the field at time ``t`` and membranes ``v_mems`` (inputs of :meth:`set_inputs`).
-
-        Args:
-            t: Time (float, 0-d tensor, or ``[B]`` per-sample times).
-            v_mems: One membrane tensor per neuron call, shaped as
-                :meth:`infer_state_shapes` reports.
-
-        Returns:
-            ``(dv_1, ..., dv_N, boundary_1, ..., boundary_K)``.
-
-        Raises:
-            RuntimeError: If :meth:`set_inputs` was not called.
-            ValueError: If ``v_mems`` does not hold :attr:`neuron_count` tensors.
-        """
-        args = self._args
-        if args is None:
-            raise RuntimeError("call set_inputs(x, x_time) before evaluating the vector field")
-        if len(v_mems) != self.neuron_count:
-            raise ValueError(
-                f"v_mems must hold {self.neuron_count} membrane tensors (one per neuron "
-                f"call {self.neuron_names}); got {len(v_mems)}"
-            )
-        self.nfe += 1
-        index = None
-        if args.table is not None and (not isinstance(t, torch.Tensor) or t.dim() == 0):
-            index = args.table.index_of(float(t))
-        return network_field(t, tuple(v_mems), args, self._dt, index)  # type: ignore[arg-type]
 
     def post(
         self, boundaries: Sequence[torch.Tensor], *extra_args: Any, **extra_kwargs: Any
@@ -425,36 +306,13 @@ class ODEFuncFromFX(nn.Module):
             ValueError: If ``boundaries`` has the wrong length or inconsistent time axes.
             TypeError: If a boundary is not a tensor or the extra inputs do not match.
         """
-        if isinstance(boundaries, torch.Tensor):
-            if self.boundary_count != 1:
-                raise TypeError(
-                    f"boundaries must be a sequence of {self.boundary_count} tensors "
-                    f"{self.boundary_names}; got a single tensor"
-                )
-            boundaries = [boundaries]
-        if len(boundaries) != self.boundary_count:
-            raise ValueError(
-                f"boundaries must hold {self.boundary_count} tensors {self.boundary_names}; "
-                f"got {len(boundaries)}"
-            )
-        for i, b in enumerate(boundaries):
-            if not isinstance(b, torch.Tensor) or b.dim() < 1:
-                raise TypeError(f"boundaries[{i}] must be a tensor [T, ...]; got {type(b).__name__}")
-        steps = {b.shape[0] for b in boundaries}
-        if len(steps) != 1:
-            raise ValueError(f"boundaries must share their time length; got lengths {steps}")
         net = self.network
         if extra_args or extra_kwargs:
             net.check_extras("post", extra_args, extra_kwargs)
             extras = net.positional(extra_args, extra_kwargs)
         else:
             extras = () if self._args is None else self._args.extras
-        post = net.post
-
-        def one_step(*step_boundaries: torch.Tensor) -> Any:
-            return post(*step_boundaries, *extras)
-
-        return self._time_mapper(one_step, list(boundaries), net.modules_of(post))
+        return apply_post(net, self._time_mapper, boundaries, extras)
 
     def infer_state_shapes(
         self, x_example: torch.Tensor, *extra_args: Any, **extra_kwargs: Any

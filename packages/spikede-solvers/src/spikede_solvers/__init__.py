@@ -11,6 +11,7 @@ Public API:
   per-component orders, and auxiliary outputs recorded per grid point.
 * :func:`snn_solve` / :class:`SNNSolution` — deprecated form of :func:`solve`.
 * :func:`mittag_leffler` — ``E_alpha(z)`` for real ``z <= 0``.
+* :func:`graded_grid` — grids graded towards ``t0`` (for ``l1``, ``trap``, ``pred``).
 * :data:`SOLVERS`, :func:`list_methods`, :func:`register_method`, :func:`check_options`,
   and the base classes :class:`Solver`, :class:`Stepper`, :class:`Problem`,
   :class:`Component`, :class:`Step` to add methods.
@@ -21,6 +22,7 @@ from spikede_solvers._adaptive import AdaptiveSolver
 from spikede_solvers._base import Component, Problem, Solver, Step, Stepper
 from spikede_solvers._checks import check_options
 from spikede_solvers._fdeint import fdeint
+from spikede_solvers._graded_grid import graded_grid
 from spikede_solvers._mittag_leffler import mittag_leffler
 from spikede_solvers._odeint import odeint
 from spikede_solvers._registry import SOLVERS, list_methods, register_method
@@ -42,6 +44,7 @@ __all__ = [
     "__version__",
     "check_options",
     "fdeint",
+    "graded_grid",
     "list_methods",
     "mittag_leffler",
     "odeint",

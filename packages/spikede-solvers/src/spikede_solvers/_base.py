@@ -72,12 +72,15 @@ class Problem:
     Attributes:
         y0: Initial state components.
         t: Time grid (``[n_points]``).
-        h: Uniform step ``(t[-1] - t[0]) / (n_points - 1)`` (``1.0`` if one point).
+        h: Uniform step ``(t[-1] - t[0]) / (n_points - 1)`` (``1.0`` if one point; the
+            mean step of a non-uniform grid).
         n_points: Number of grid points.
         components: One :class:`Component` per state component (``orders`` is ``None``
             for integer-order methods).
         memory: Number of history terms kept, or ``None`` for the full history.
         options: Method options (checked against :attr:`Solver.options`).
+        uniform: Whether ``t`` is uniform up to the rounding of its dtype; only methods
+            with ``uniform_only = False`` get ``False`` (they then use the actual steps).
     """
 
     y0: tuple[Tensor, ...]
@@ -87,6 +90,7 @@ class Problem:
     components: list[Component]
     memory: int | None = None
     options: dict[str, Any] = field(default_factory=dict)
+    uniform: bool = True
 
     @property
     def n_steps(self) -> int:

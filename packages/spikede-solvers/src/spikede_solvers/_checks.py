@@ -21,6 +21,7 @@ from spikede_solvers._registry import SOLVERS, list_methods
 
 __all__ = [
     "check_fdeint",
+    "check_graded_grid",
     "check_mittag_leffler",
     "check_odeint",
     "check_options",
@@ -85,7 +86,30 @@ def _check_states(y0: Any, *, allow_tensor: bool = True) -> tuple[tuple[Tensor, 
     return states, is_tuple
 
 
-def _check_grid(t: Any, uniform: bool, method: str) -> tuple[float, int]:
+#: A step may differ from the mean step by ``1e-6`` of it plus this many units of the
+#: dtype's epsilon times ``max |t|`` (the rounding of the grid's values) ...
+_ROUNDING_EPS = 4.0
+_STEP_RTOL = 1e-6
+#: ... but the rounding allowance never exceeds this fraction of the mean step.
+_ROUNDING_CAP = 0.05
+
+
+def _uniform_tolerance(td: Tensor, h: float) -> tuple[float, bool]:
+    """How far a step of ``td`` may be from the mean step ``h`` in a uniform grid.
+
+    Returns the tolerance and whether the rounding allowance was capped (the dtype cannot
+    resolve steps of ``h`` at ``max |t|``).
+    """
+    rounding = _ROUNDING_EPS * torch.finfo(td.dtype).eps * float(td.abs().max())
+    cap = _ROUNDING_CAP * h
+    return _STEP_RTOL * h + min(rounding, cap), rounding > cap
+
+
+def _check_grid(t: Any, solver: Solver, method: str) -> tuple[float, int, bool]:
+    """Check the grid; return the mean step, the number of points, whether it is uniform.
+
+    A non-uniform grid raises for a method with ``uniform_only``.
+    """
     if not isinstance(t, Tensor):
         raise TypeError(f"t must be a 1-d floating Tensor of time points, got {type(t).__name__}")
     if t.dim() != 1:
@@ -99,7 +123,7 @@ def _check_grid(t: Any, uniform: bool, method: str) -> tuple[float, int]:
     if not bool(torch.isfinite(td).all()):
         raise ValueError("t must be finite, got NaN or inf values")
     if n == 1:
-        return 1.0, 1
+        return 1.0, 1, True
     dt = td[1:] - td[:-1]
     if not bool((dt > 0).all()):
         k = int(torch.nonzero(dt <= 0)[0, 0])
@@ -107,17 +131,28 @@ def _check_grid(t: Any, uniform: bool, method: str) -> tuple[float, int]:
             f"t must be strictly increasing, got t[{k}]={float(td[k])!r} >= t[{k + 1}]={float(td[k + 1])!r}"
         )
     h = float(td[-1] - td[0]) / (n - 1)
-    if uniform:
-        eps = torch.finfo(t.dtype).eps
-        tol = 1e-6 * h + 16.0 * eps * float(td.abs().max())
-        dev = (dt - h).abs()
-        if not bool((dev <= tol).all()):
-            k = int(torch.argmax(dev))
-            raise ValueError(
-                f"t must be uniformly spaced for method {method!r}: step t[{k + 1}]-t[{k}]="
-                f"{float(dt[k])!r} differs from the mean step {h!r} by more than {tol:.3g}"
-            )
-    return h, n
+    tol, capped = _uniform_tolerance(td, h)
+    dev = (dt - h).abs()
+    k = int(torch.argmax(dev))
+    worst = float(dev[k])
+    uniform = worst <= tol
+    if solver.uniform_only and not uniform:
+        accepting = sorted(
+            name for name, s in SOLVERS.items() if s.kind == solver.kind and not s.uniform_only
+        )
+        hint = (
+            f" (a {t.dtype} grid reaching |t| = {float(td.abs().max()):.3g} cannot hold"
+            f" uniform steps of {h:.3g}: use a float64 grid)"
+            if capped
+            else ""
+        )
+        raise ValueError(
+            f"t must be uniformly spaced for method {method!r}: step t[{k + 1}]-t[{k}]="
+            f"{float(dt[k])!r} differs from the mean step {h!r} by {worst:.3g} "
+            f"({worst / h:.3g} of it), more than the tolerance {tol:.3g}{hint}; "
+            f"methods that accept a non-uniform grid: {accepting}"
+        )
+    return h, n, uniform
 
 
 def _check_method(method: Any, kind: str, integrator: str) -> tuple[str, Solver]:
@@ -344,8 +379,14 @@ def _fractional(
             f"memory={memory} and options['history']='soe' exclude each other: the SOE "
             "history approximates the full memory; give one"
         )
-    h, n = _check_grid(t, solver.uniform_only, name)
-    return solver, Problem(states, t, h, n, comps, memory, opts)
+    h, n, uniform = _check_grid(t, solver, name)
+    if not uniform and opts.get("history", "full") == "soe":
+        raise ValueError(
+            f"options['history']='soe' needs a uniform grid (its exponential sums are fitted "
+            f"to the coefficients of uniform steps), but t is not uniform; method {name!r} "
+            "takes a non-uniform grid with the full history or with memory=M"
+        )
+    return solver, Problem(states, t, h, n, comps, memory, opts, uniform)
 
 
 def check_fdeint(
@@ -393,10 +434,10 @@ def check_odeint(
     opts = _check_options(options, solver.options | _COMMON_OPTIONS, name)
     if adaptive:
         opts = check_adaptive_options(opts, states)
-    h, n = _check_grid(t, solver.uniform_only, name)
+    h, n, uniform = _check_grid(t, solver, name)
     return (
         solver,
-        Problem(states, t, h, n, [Component(None) for _ in states], None, opts),
+        Problem(states, t, h, n, [Component(None) for _ in states], None, opts, uniform),
         is_tuple,
     )
 
@@ -432,8 +473,10 @@ def check_snn_solve(
                 f"use one of {[m for m in list_methods('integer') if not getattr(SOLVERS[m], 'adaptive', False)]}"
             )
         opts = _check_options(options, solver.options | _COMMON_OPTIONS, name)
-        h, n = _check_grid(t, solver.uniform_only, name)
-        return solver, Problem(states, t, h, n, [Component(None) for _ in states], None, opts)
+        h, n, uniform = _check_grid(t, solver, name)
+        return solver, Problem(
+            states, t, h, n, [Component(None) for _ in states], None, opts, uniform
+        )
     if integrator != "fdeint":
         raise ValueError(f"integrator must be 'fdeint' or 'odeint', got {_short(integrator)}")
     return _fractional(
@@ -558,5 +601,36 @@ def check_solve(
                 f"{method!r} is integer order"
             )
     opts = _check_options(options, method_options(method), method)
-    h, n = _check_grid(t, solver.uniform_only, method)
-    return solver, Problem(states, t, h, n, [Component(None) for _ in states], None, opts)
+    h, n, uniform = _check_grid(t, solver, method)
+    return solver, Problem(states, t, h, n, [Component(None) for _ in states], None, opts, uniform)
+
+
+def _real(value: Any, name: str) -> float:
+    if isinstance(value, Tensor) and value.numel() == 1 and value.is_floating_point():
+        value = float(value.detach())
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {_short(value)}")
+    out = float(value)
+    if not math.isfinite(out):
+        raise ValueError(f"{name} must be finite, got {out!r}")
+    return out
+
+
+def check_graded_grid(
+    t_end: Any, n: Any, r: Any, t0: Any, dtype: Any
+) -> tuple[float, int, float, float, torch.dtype]:
+    """Check ``graded_grid``'s arguments; return them as numbers and a floating dtype."""
+    end, start, grading = _real(t_end, "t_end"), _real(t0, "t0"), _real(r, "r")
+    if isinstance(n, bool) or not isinstance(n, numbers.Integral):
+        raise TypeError(f"n must be an int >= 1 (the number of steps), got {_short(n)}")
+    if n < 1:
+        raise ValueError(f"n must be an int >= 1 (the number of steps), got {n}")
+    if not end > start:
+        raise ValueError(f"t_end must be greater than t0, got t_end={end!r} and t0={start!r}")
+    if grading < 1.0:
+        raise ValueError(f"r must be >= 1 (r = 1 is the uniform grid), got {grading!r}")
+    if dtype is None:
+        dtype = torch.get_default_dtype()
+    if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
+        raise TypeError(f"dtype must be a floating torch.dtype or None, got {_short(dtype)}")
+    return end, int(n), grading, start, dtype

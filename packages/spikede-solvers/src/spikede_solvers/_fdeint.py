@@ -1,4 +1,4 @@
-"""``fdeint``: Caputo fractional ODE solver on a uniform grid."""
+"""``fdeint``: Caputo fractional ODE solver."""
 
 from __future__ import annotations
 
@@ -38,16 +38,27 @@ def fdeint(
       order 2 for smooth solutions.
     * ``"glmulti"``: multi-term Grünwald–Letnikov, order 1.
 
+    ``l1``, ``trap`` and ``pred`` also run on non-uniform grids; ``gl`` and ``glmulti``
+    need a uniform one. The weights are computed in float64 and cast to ``y0``'s dtype,
+    so a float32 solve loses only rounding.
+
     Solutions of ``D^alpha y = -l y`` behave like ``t^alpha`` near ``t[0]``, which lowers
-    ``l1`` to order 1 and ``trap`` to order ``1 + alpha`` there. Gradients flow to ``y0``,
-    the parameters of ``func``, a tensor ``alpha`` and tensor ``coefficients``.
+    ``l1`` to order 1 and ``trap`` to order ``1 + alpha`` there; a grid graded towards
+    ``t[0]`` (:func:`~spikede_solvers.graded_grid`) restores ``2 - alpha`` for ``l1`` and
+    2 for ``trap`` (in the maximum error over the grid). Gradients flow to ``y0``, the
+    parameters of ``func``, a tensor ``alpha`` and tensor ``coefficients``.
 
     Args:
         func: Vector field ``func(t, y)``; ``t`` is a 0-d tensor, ``y`` has the structure
             of ``y0`` and the return value must too (same shapes; checked at the first
             evaluation).
         y0: Initial value: a floating tensor or a tuple of them.
-        t: Uniform, strictly increasing 1-d floating time grid ``[N+1]``.
+        t: Strictly increasing 1-d floating time grid ``[N+1]``. ``gl`` and ``glmulti``
+            need it uniform: every step within ``1e-6`` of the mean step plus the
+            rounding of ``t``'s dtype at ``max |t|`` (that allowance capped at 5% of the
+            step). ``l1``, ``trap`` and ``pred`` take any such grid and use its actual
+            steps (e.g. :func:`~spikede_solvers.graded_grid`); with the full history or
+            ``memory``, not with ``history="soe"``.
         alpha: The order(s), each in ``(0, 1]``: a float, a 0-d tensor (may require grad),
             a tensor broadcastable to ``y0`` (per-element orders), or for tuple states one
             entry per component. Multi-term: a list or 1-d tensor of orders (with
@@ -79,9 +90,9 @@ def fdeint(
     Raises:
         TypeError: If an argument has the wrong type (e.g. a non-callable ``func``).
         ValueError: If ``alpha`` leaves ``(0, 1]``, coefficients are not positive or have
-            the wrong count, ``t`` is not 1-d, finite, strictly increasing and uniform,
-            ``y0`` holds NaN/inf, ``method`` is unknown, ``memory < 1``, or ``func``
-            returns the wrong shape.
+            the wrong count, ``t`` is not 1-d, finite and strictly increasing, or not
+            uniform for ``gl``/``glmulti`` or ``history="soe"``, ``y0`` holds NaN/inf,
+            ``method`` is unknown, ``memory < 1``, or ``func`` returns the wrong shape.
 
     Example:
         >>> import torch

@@ -5,7 +5,8 @@ With ``z_k = y_k - y0`` (the Caputo initial value enters every step),
     y_{n+1} = y0 + h^a f(t_n, y_n) - sum_{j=1}^{n+1} w_j z_{n+1-j},
 
 ``w_0 = 1``, ``w_j = w_{j-1} (1 - (a + 1) / j)``. At ``a = 1`` (``w_1 = -1``, ``w_j = 0``
-for ``j >= 2``) this is explicit Euler. With memory ``M`` only ``j <= M`` is kept.
+for ``j >= 2``) this is explicit Euler. With memory ``M`` only ``j <= M`` is kept. The
+weights are computed in float64 and cast to the state's dtype. The grid must be uniform.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from torch import Tensor
 from spikede_solvers._base import Evaluate, Problem, Solver, Stepper
 from spikede_solvers._history import new_history
 from spikede_solvers._stream import StreamingHistory, Streams
-from spikede_solvers._weights import gl_weights
+from spikede_solvers._weights import gl_weights, wide
 
 __all__ = ["GLSolver", "GLTypeStepper"]
 
@@ -74,7 +75,8 @@ class GLSolver(Solver):
         scales, coefs = [], []
         for comp in problem.components:
             a = comp.orders
-            w = gl_weights(a, n + 1)
-            scales.append(torch.pow(a.new_tensor(problem.h), a))
-            coefs.append(w[1:])
+            a64 = wide(a)
+            w = gl_weights(a64, n + 1)
+            scales.append((a64.new_tensor(problem.h) ** a64).to(a.dtype))
+            coefs.append(w[1:].to(a.dtype))
         return GLTypeStepper(problem, scales, coefs)

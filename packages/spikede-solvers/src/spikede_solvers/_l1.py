@@ -10,17 +10,23 @@ Implicit in ``f_{n+1}``; solved as predictor–corrector like ``trap``: the pred
 ``2 f_n - f_{n-1}`` (``f_0`` at ``n = 0``), then ``corrector_steps`` (default 1)
 corrections. At ``a = 1`` this is backward Euler (order 1 = 2 - a). With memory ``M`` only
 the last ``M`` increments enter the sum.
+
+The weights are computed in float64, ``b_k = k^(1-a) expm1((1-a) log1p(1/k))`` (no
+cancellation), and cast to the state's dtype. On a non-uniform grid the interpolation
+uses the actual steps (:class:`~spikede_solvers._mesh.Mesh`), with the predictor
+extrapolating linearly over the step ratio; on a graded grid ``t_j = T (j/N)^r`` with
+``r = (2 - a) / a`` it reaches order ``2 - a`` on the relaxation problem.
 """
 
 from __future__ import annotations
 
-import torch
 from torch import Tensor
 
 from spikede_solvers._base import Evaluate, Problem, Solver, Stepper
-from spikede_solvers._history import new_history
+from spikede_solvers._history import History, new_history
+from spikede_solvers._mesh import Mesh
 from spikede_solvers._pece import predict_correct
-from spikede_solvers._weights import gamma, index, safe_pow
+from spikede_solvers._weights import gamma, index, pow_diff, wide
 
 __all__ = ["L1Solver"]
 
@@ -30,30 +36,45 @@ class _L1Stepper(Stepper):
         self.window = problem.window
         self.t = problem.t
         self.corrector_steps = int(problem.options.get("corrector_steps", 1))
+        self.orders = [comp.orders for comp in problem.components]
+        self.mesh = None if problem.uniform else Mesh(problem.t, problem.y0[0].device)
+        self.f_prev: tuple[Tensor, ...] = ()
         n = max(problem.n_steps, 1)
+        if self.mesh is not None:
+            # Non-uniform: one row of weights per step (Mesh.l1_row), no blocked sums.
+            self.bufs = [
+                History(n + 1, y, reuse_for_grad=not a.requires_grad)
+                for y, a in zip(problem.y0, self.orders)
+            ]
+            return
         self.coef_rev, self.g = [], []
-        for comp in problem.components:
-            a = comp.orders
-            p = 1.0 - a
-            k = index(n, a, start=1)  # b_1 .. b_n
-            b = safe_pow(k + 1.0, p) - safe_pow(k, p)
-            self.coef_rev.append(torch.flip(b, dims=(0,)))
-            self.g.append(gamma(2.0 - a) * torch.pow(a.new_tensor(problem.h), a))
+        for a in self.orders:
+            a64 = wide(a)
+            k = index(n, a64, start=1)  # b_1 .. b_n
+            b = pow_diff(k, k.new_ones(()), 1.0 - a64)
+            self.coef_rev.append(b.flip(0).to(a.dtype))
+            g = gamma(2.0 - a64) * a64.new_tensor(problem.h) ** a64
+            self.g.append(g.to(a.dtype))
         # Row m holds the increment y_m - y_{m-1} (row 0 unused).
         self.bufs = [new_history(problem, n + 1, y, c) for y, c in zip(problem.y0, self.coef_rev)]
-        self.f_prev: tuple[Tensor, ...] = ()
 
     def step(
         self, n: int, y: tuple[Tensor, ...], f: tuple[Tensor, ...], evaluate: Evaluate
     ) -> tuple[Tensor, ...]:
         count = min(n, self.window)
-        base = []
+        base, g = [], self.g if self.mesh is None else []
         for i, yi in enumerate(y):
-            hist = self.bufs[i].lagged_sum(self.coef_rev[i], n, count)
-            b = yi - hist
-            base.append(b)
+            if self.mesh is None:
+                hist = self.bufs[i].lagged_sum(self.coef_rev[i], n, count)
+            else:
+                a = self.orders[i]
+                w = self.mesh.l1_row(n, n + 1 - count, a).to(a.dtype)
+                hist = self.bufs[i].lagged_sum(w, n, count)
+                g.append(self.mesh.l1_scale(n, a).to(a.dtype))
+            base.append(yi - hist)
+        ratio = None if self.mesh is None or n == 0 else self.mesh.ratio(n)
         y_new = predict_correct(
-            base, self.g, f, self.f_prev, n, self.t[n + 1], evaluate, self.corrector_steps
+            base, g, f, self.f_prev, n, self.t[n + 1], evaluate, self.corrector_steps, ratio
         )
         self.f_prev = f
         for i, yi in enumerate(y):
@@ -66,6 +87,7 @@ class L1Solver(Solver):
 
     kind = "fractional"
     order = "2 - alpha (smooth solutions); 1 on the relaxation problem"
+    uniform_only = False
     options = frozenset({"corrector_steps"})
 
     def setup(self, problem: Problem) -> Stepper:

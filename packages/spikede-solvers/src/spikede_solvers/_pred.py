@@ -5,17 +5,21 @@
 
 At ``a = 1`` (``b_k = 1``) this is explicit Euler. With memory ``M`` only the last ``M``
 values ``f_j`` enter the sum.
+
+The weights are computed in float64, ``b_k = k^a expm1(a log1p(1/k))`` (no cancellation),
+and cast to the state's dtype. On a non-uniform grid the rectangles are the actual steps
+(:class:`~spikede_solvers._mesh.Mesh`).
 """
 
 from __future__ import annotations
 
-import torch
 from torch import Tensor
 
 from spikede_solvers._base import Evaluate, Problem, Solver, Stepper
-from spikede_solvers._history import new_history
+from spikede_solvers._history import History, new_history
+from spikede_solvers._mesh import Mesh
 from spikede_solvers._stream import StreamingHistory, Streams
-from spikede_solvers._weights import gamma, index, safe_pow
+from spikede_solvers._weights import gamma, index, pow_diff, wide
 
 __all__ = ["PredSolver"]
 
@@ -24,20 +28,29 @@ class _PredStepper(Stepper):
     def __init__(self, problem: Problem) -> None:
         self.y0 = problem.y0
         self.window = problem.window
+        self.orders = [comp.orders for comp in problem.components]
+        self.mesh = None if problem.uniform else Mesh(problem.t, problem.y0[0].device)
+        self.stream: Streams | None = None
         n = max(problem.n_steps, 1)
+        if self.mesh is not None:
+            # Non-uniform: one row of weights per step (Mesh.pred_row), no streaming.
+            self.bufs = [
+                History(n, y, reuse_for_grad=not a.requires_grad)
+                for y, a in zip(problem.y0, self.orders)
+            ]
+            return
         self.coef_rev = []
-        for comp in problem.components:
-            a = comp.orders
-            k = index(n, a)
-            b = safe_pow(k + 1.0, a) - safe_pow(k, a)
-            g = torch.pow(a.new_tensor(problem.h), a) / gamma(a + 1.0)
-            self.coef_rev.append(torch.flip(b * g, dims=(0,)))
+        for a in self.orders:
+            a64 = wide(a)
+            k = index(n, a64)
+            b = pow_diff(k, k.new_ones(()), a64)
+            g = a64.new_tensor(problem.h) ** a64 / gamma(a64 + 1.0)
+            self.coef_rev.append((b * g).flip(0).to(a.dtype))
         self.bufs = [
             new_history(problem, n, y, c, stream=True) for y, c in zip(problem.y0, self.coef_rev)
         ]
         # Fixed coefficients and fast or short history: the rows stream (see _stream.py;
         # a recorded step is one SumStep for all components).
-        self.stream: Streams | None = None
         if all(isinstance(b, StreamingHistory) for b in self.bufs):
             self.stream = Streams(self.bufs, problem.y0)
             self.bufs = list(self.stream.histories)
@@ -52,7 +65,12 @@ class _PredStepper(Stepper):
         for i, y0 in enumerate(self.y0):
             buf = self.bufs[i]
             buf.write(n, f[i])
-            out.append(y0 + buf.lagged_sum(self.coef_rev[i], n, count))
+            if self.mesh is None:
+                w = self.coef_rev[i]
+            else:
+                a = self.orders[i]
+                w = self.mesh.pred_row(n, n + 1 - count, a).to(a.dtype)
+            out.append(y0 + buf.lagged_sum(w, n, count))
         return tuple(out)
 
 
@@ -61,6 +79,7 @@ class PredSolver(Solver):
 
     kind = "fractional"
     order = "1"
+    uniform_only = False
     streams = True
 
     def setup(self, problem: Problem) -> Stepper:

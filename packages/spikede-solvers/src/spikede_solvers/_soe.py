@@ -12,7 +12,8 @@ replaces the tail ``l >= window`` by
 
 with fixed rates ``s_0 = 0 < s_1 < ... < s_K`` (log-spaced from ``0.1 / (L - window)``
 to 1) and amplitudes ``b`` from a least-squares fit of the *exact* method coefficients
-(weights growing linearly with the lag, truncated thin SVD in float64). The fit is a fixed linear map
+(weights growing linearly with the lag, truncated thin SVD in float64) to the decays
+``exp(-s_k)`` as the state's dtype holds them. The fit is a fixed linear map
 of the coefficients, ``b = P c_tail``, so gradients reach the orders through ``c_tail``.
 Each step then updates ``K + 1`` running sums ``H_k <- exp(-s_k) H_k + u`` instead of
 summing over all ``n`` past rows: the cost per step no longer grows with ``n``.
@@ -72,6 +73,12 @@ def fit_soe_tail(coef_by_lag: Tensor, window: int, terms: int, state_dim: int) -
     m = torch.arange(m_count, dtype=f64, device=device)
     rates = torch.logspace(math.log10(0.1 / m_count), 0.0, terms, dtype=f64, device=device)
     rates = torch.cat([rates.new_zeros(1), rates])
+    # The running sums decay by exp(-s_k) rounded to the state's dtype. Below float64 the
+    # fit uses the rates of those rounded decays: their error would otherwise compound
+    # over the lags (in float32 to about 1e-3 of the slowest term after 20000 steps).
+    decays = torch.exp(-rates).to(dtype)
+    if dtype != f64:
+        rates = -torch.log(decays.to(f64))
     basis = torch.exp(-rates[None, :] * m[:, None])  # [M, K + 1]
     # Weights grow with the lag so that the small, far coefficients are fitted to a
     # similar relative accuracy; they do not depend on the orders, so the fit is an
@@ -85,5 +92,4 @@ def fit_soe_tail(coef_by_lag: Tensor, window: int, terms: int, state_dim: int) -
     s_inv = torch.where(s > cutoff, 1.0 / s, torch.zeros_like(s))
     proj = (vh.mT * s_inv[None, :]) @ u.mT * weights[None, :]  # [K + 1, M]
     amplitudes = torch.tensordot(proj, tail.to(f64), dims=1).to(dtype)
-    decays = torch.exp(-rates).to(dtype).reshape(-1, *([1] * state_dim))
-    return SoeTail(window, decays, amplitudes)
+    return SoeTail(window, decays.reshape(-1, *([1] * state_dim)), amplitudes)

@@ -261,7 +261,7 @@ class SNNWrapper(nn.Module):
         )
         # Kept outside the module tree: the traced graphs hold no parameter of their own.
         object.__setattr__(self, "_odefunc", odefunc)
-        self._compiled_ode: Any = None  # torch.compile of the ODE graph, made on first use
+        self._compiled_graphs: dict[str, Any] | None = None  # with compile=True, see _compiled
         self._shapes: tuple[Any, list[torch.Size]] | None = None  # (key, membrane shapes)
 
     # ------------------------------------------------------------------ checkpoints
@@ -484,15 +484,19 @@ class SNNWrapper(nn.Module):
             x_time = x_time.to(device=x.device, dtype=x.dtype)
         return x, x_time
 
-    def _ode(self) -> Any:
-        """The compiled ODE graph (``compile=True``), made once; ``None`` in eager mode."""
+    def _compiled(self) -> dict[str, Any]:
+        """``torch.compile`` of the ODE and state graphs (``compile=True``), made once."""
         if not self.compile:
-            return None
-        if self._compiled_ode is None:
-            # The bound forward, not the module: a compiled module would be registered as
-            # a submodule and repeat every parameter in the state_dict.
-            self._compiled_ode = torch.compile(self._odefunc.network.ode.forward)
-        return self._compiled_ode
+            return {}
+        if self._compiled_graphs is None:
+            net = self._odefunc.network
+            # Bound forwards, not the modules: a compiled module would be registered as a
+            # submodule and repeat every parameter in the state_dict.
+            graphs = {"ode": torch.compile(net.ode.forward)}
+            if net.input_part is not None:
+                graphs["state"] = torch.compile(net.input_part.state_gm.forward)
+            self._compiled_graphs = graphs
+        return self._compiled_graphs
 
     def forward(
         self,
@@ -558,13 +562,28 @@ class SNNWrapper(nn.Module):
         v0 = tuple(torch.zeros((batch, *s), dtype=x.dtype, device=x.device) for s in shapes)
         alphas, coefs = self._solver_orders(x.dtype)
         # Everything this call's evaluations read, built once and passed to each of them.
-        # The input-driven layers run once per block of grid times, except when compiled
-        # (the compiled graph is the whole field) or checkpointed (whose evaluations keep
-        # no activations, those layers' included).
-        eager = not (self.compile or opts.get("checkpoint"))
+        # The input-driven layers run once per block of grid times, except when
+        # checkpointed (whose evaluations keep no activations, those layers' included).
+        compiled = self._compiled()
         args = odefunc.field_args(
-            x, x_time, *model_args, grid=grid if eager else None, ode=self._ode(), **model_kwargs
+            x,
+            x_time,
+            *model_args,
+            grid=None if opts.get("checkpoint") else grid,
+            ode=compiled.get("ode"),
+            state=compiled.get("state"),
+            **model_kwargs,
         )
+        if step_size is None and SOLVERS[run_method].uniform_only and x_time.shape[0] > 2:
+            steps = x_time[1:] - x_time[:-1]
+            if bool((steps - steps.mean()).abs().max() > 1e-3 * steps.mean()):
+                accepting = [m for m in INTEGRATORS[self.integrator] if not SOLVERS[m].uniform_only]
+                raise ValueError(
+                    f"x_time is not uniformly spaced (steps from {float(steps.min()):.4g} to "
+                    f"{float(steps.max()):.4g}) and method {run_method!r} needs a uniform grid: "
+                    f"pass options={{'step_size': h}} (a uniform solver grid; the input is "
+                    f"interpolated between samples) or a method that accepts it: {accepting}"
+                )
         sol = solve(
             ODEFuncFromFX.solver_field,
             v0,
