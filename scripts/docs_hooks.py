@@ -9,6 +9,12 @@ with no dependencies, and added to the build as a generated file at the address 
 
 We use the ``tex-mml-svg`` component: its SVG output carries its glyphs inside the one
 script, so no font files need copying.
+
+The PyTorch names that appear in signatures and docstrings (``torch.Tensor``,
+``torch.nn.Module``, ...) link to PyTorch's documentation. mkdocstrings would take such
+links from PyTorch's ``objects.inv`` inventory, which has to be downloaded at build time;
+the build runs offline, so the hook registers the addresses of the few PyTorch names the
+site uses with autorefs instead (:data:`TORCH_PAGES`). Names not listed stay plain code.
 """
 
 from __future__ import annotations
@@ -26,6 +32,37 @@ log = logging.getLogger("mkdocs.hooks.spikede_docs")
 MATHJAX_DIST = "django-static-mathjax"
 MATHJAX_COMPONENT = "mathjax/static/mathjax/es5/tex-mml-svg.js"
 MATHJAX_SITE_PATH = "javascripts/vendor/mathjax/tex-mml-svg.js"
+
+TORCH_DOCS = "https://docs.pytorch.org/docs/stable/"
+# identifier -> page of the PyTorch documentation that documents it (anchor = identifier)
+TORCH_PAGES = {
+    "torch.Tensor": "tensors.html",
+    "torch.Size": "size.html",
+    "torch.dtype": "tensor_attributes.html",
+    "torch.device": "tensor_attributes.html",
+    "torch.Generator": "generated/torch.Generator.html",
+    "torch.compile": "generated/torch.compile.html",
+    "torch.no_grad": "generated/torch.no_grad.html",
+    "torch.nn.Module": "generated/torch.nn.Module.html",
+    "torch.nn.ModuleList": "generated/torch.nn.ModuleList.html",
+    "torch.nn.Sequential": "generated/torch.nn.Sequential.html",
+    "torch.nn.Linear": "generated/torch.nn.Linear.html",
+    "torch.nn.Conv2d": "generated/torch.nn.Conv2d.html",
+    "torch.nn.AvgPool2d": "generated/torch.nn.AvgPool2d.html",
+    "torch.nn.Flatten": "generated/torch.nn.Flatten.html",
+    "torch.nn.parameter.Parameter": "generated/torch.nn.parameter.Parameter.html",
+    "torch.func.vmap": "generated/torch.func.vmap.html",
+    "torch.autograd.Function": "autograd.html",
+    "torch.utils.checkpoint.checkpoint": "checkpoint.html",
+    "torch.fx.Graph": "fx.html",
+    "torch.fx.GraphModule": "fx.html",
+    "torch.fx.Node": "fx.html",
+    "torch.fx.Tracer": "fx.html",
+    "torch.fx.Tracer.trace": "fx.html",
+    "torch.fx.symbolic_trace": "fx.html",
+}
+# aliases under which the same objects are reached
+TORCH_ALIASES = {"torch.nn.Parameter": "torch.nn.parameter.Parameter"}
 
 
 def mathjax_source() -> Path:
@@ -49,6 +86,23 @@ def mathjax_source() -> Path:
             "a MathJax 3 release of that package is needed"
         )
     return path
+
+
+def torch_urls() -> dict[str, str]:
+    """Return the absolute documentation address of each PyTorch name of :data:`TORCH_PAGES`."""
+    urls = {name: f"{TORCH_DOCS}{page}#{name}" for name, page in TORCH_PAGES.items()}
+    urls.update({alias: urls[target] for alias, target in TORCH_ALIASES.items()})
+    return urls
+
+
+def on_config(config: MkDocsConfig) -> MkDocsConfig:
+    """Register the PyTorch names with autorefs, so that references to them link out."""
+    autorefs = config.plugins.get("autorefs")
+    if autorefs is None:
+        raise PluginError("the docs hooks need the autorefs plugin (see mkdocs.yml)")
+    for identifier, url in torch_urls().items():
+        autorefs.register_url(identifier, url)
+    return config
 
 
 def on_files(files: Files, config: MkDocsConfig) -> Files:

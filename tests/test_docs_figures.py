@@ -76,3 +76,73 @@ def test_relaxation_figure_script_rejects_a_page_without_the_figure(
     with pytest.raises(RuntimeError, match="writes relaxation.png"):
         relaxation.draw(tmp_path / "out.png", page=page)
     assert not (tmp_path / "out.png").exists()
+
+
+def test_page_figures_exist_and_are_shown_on_their_pages(
+    load_script: Callable[[str], ModuleType],
+) -> None:
+    figures = load_script("docs_page_figures")
+    for name, page in figures.FIGURES.items():
+        assert (SCRIPTS.parent / "docs" / "assets" / name).is_file(), name
+        text = (SCRIPTS.parent / "docs" / page).read_text(encoding="utf-8")
+        assert f'savefig("{name}"' in text, (page, name)
+        assert f"](../assets/{name})" in text, (page, name)
+
+
+def test_page_figures_copies_what_the_page_writes(
+    tmp_path: Path, load_script: Callable[[str], ModuleType]
+) -> None:
+    figures = load_script("docs_page_figures")
+    page = tmp_path / "page.md"
+    page.write_text(
+        "```python\nfrom pathlib import Path\nPath('a.png').write_bytes(b'png')\n```\n"
+        "```python\nraise SystemExit('never reached')\n```\n",
+        encoding="utf-8",
+    )
+    (written,) = figures.draw_page(page, ["a.png"], tmp_path / "out")
+    assert written.read_bytes() == b"png"
+    quiet = tmp_path / "quiet.md"
+    quiet.write_text("```python\nx = 1\n```\n", encoding="utf-8")
+    with pytest.raises(RuntimeError, match="writes b.png"):
+        figures.draw_page(quiet, ["b.png"], tmp_path / "out")
+    assert not (tmp_path / "out" / "b.png").exists()
+    with pytest.raises(ValueError, match="unknown figure"):
+        figures.draw(["nope.png"], tmp_path)
+
+
+def test_benchmark_figure_is_drawn_from_a_results_file(
+    tmp_path: Path, load_script: Callable[[str], ModuleType]
+) -> None:
+    import json
+
+    import matplotlib.image
+
+    bench = load_script("docs_benchmark_figure")
+    rows = [
+        {"workload": "w1", "T": T, "case": case, "fwd_s": 1e-3 * T * k,
+         "fwd_bwd_s": 3e-3 * T * k, "peak_mib": 0.05 * T * k, "error": None}
+        for T in (200, 50, 1000)
+        for k, case in enumerate(bench.CASES, start=1)
+    ]
+    rows.append({"workload": "w1", "T": 4000, "case": "gl full", "error": "out of memory"})
+    rows.append({"workload": "w2", "T": 50, "case": "gl full", "fwd_s": 1.0, "error": None})
+    results = tmp_path / "results.json"
+    results.write_text(json.dumps({"meta": {}, "rows": rows}), encoding="utf-8")
+
+    data = bench.series(rows, "w1")
+    assert list(data) == list(bench.CASES)
+    assert data["gl full"]["T"] == [50.0, 200.0, 1000.0]  # sorted, the failed row left out
+    assert data["gl full"]["fwd_s"] == [pytest.approx(1e-3 * T * 3) for T in (50, 200, 1000)]
+
+    out = bench.draw(results, tmp_path / "fig.png", "w1")
+    image = matplotlib.image.imread(out)
+    assert image.shape[1] > 1000 and image[..., :3].std() > 0.05
+    with pytest.raises(ValueError, match="no rows of workload 'w3'"):
+        bench.draw(results, tmp_path / "none.png", "w3")
+
+
+def test_committed_benchmark_figure_is_shown() -> None:
+    docs = SCRIPTS.parent / "docs"
+    assert (docs / "assets" / "benchmark_w1.png").is_file()
+    page = (docs / "tutorials" / "memory-performance.md").read_text(encoding="utf-8")
+    assert "](../assets/benchmark_w1.png)" in page

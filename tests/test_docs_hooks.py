@@ -64,3 +64,55 @@ def test_sphinx_roles_become_optional_cross_references(
         in out
     )
     assert ":class:" not in out and ":meth:" not in out and ":func:" not in out
+
+
+def test_literal_blocks_become_fenced_text(
+    load_script: Callable[[str], ModuleType],
+) -> None:
+    griffe_ext = load_script("docs_griffe")
+    text = (
+        "Summary, with the threshold::\n\n    u = v + h I\n      s = H(u)\n\n"
+        "so one step gives v.\n\nArgs:\n    x: A table::\n\n        a  b\n\n"
+        "    y: Plain.\n"
+    )
+    out = griffe_ext.rewrite(text, "pkg.Thing")
+    assert "Summary, with the threshold:\n\n```text\nu = v + h I\n  s = H(u)\n```\n" in out
+    assert "\n\nso one step gives v." in out
+    assert "    x: A table:\n\n    ```text\n    a  b\n    ```\n\n    y: Plain." in out
+    assert "::" not in out
+    plain = "No block here: a::b and\n\n    >>> d = {1: 2}\n"
+    assert griffe_ext.rewrite(plain, "pkg") == plain
+
+
+def test_torch_names_link_to_the_pytorch_documentation(
+    load_script: Callable[[str], ModuleType],
+) -> None:
+    hooks = load_script("docs_hooks")
+    urls = hooks.torch_urls()
+    assert urls["torch.Tensor"] == (
+        "https://docs.pytorch.org/docs/stable/tensors.html#torch.Tensor"
+    )
+    assert urls["torch.nn.Parameter"] == urls["torch.nn.parameter.Parameter"]
+    assert all(url.startswith(hooks.TORCH_DOCS) for url in urls.values())
+
+
+@pytest.mark.parametrize(
+    ("module_name", "page"),
+    [
+        ("spikede", "spikede.md"),
+        ("spikede_fx", "spikede-fx.md"),
+        ("spikede_solvers", "spikede-solvers.md"),
+        ("spikede_interp", "spikede-interp.md"),
+    ],
+)
+def test_api_pages_list_every_public_name(module_name: str, page: str) -> None:
+    # The API pages list their entries one by one (entry points first), so a new public
+    # name must be added to its page: this says which, without building the site.
+    import importlib
+    import re
+
+    text = (SCRIPTS.parent / "docs" / "api" / page).read_text(encoding="utf-8")
+    listed = set(re.findall(rf"^::: {module_name}\.(\w+)", text, re.MULTILINE))
+    public = set(importlib.import_module(module_name).__all__)
+    assert not public - listed, f"docs/api/{page} lacks {sorted(public - listed)}"
+    assert not listed - public, f"docs/api/{page} lists non-public {sorted(listed - public)}"

@@ -110,6 +110,7 @@ def test_every_page_of_the_nav_is_built(site: Path) -> None:
         "tutorials/wrapper-and-fx/index.html",
         "tutorials/alpha/index.html",
         "tutorials/memory-performance/index.html",
+        "tutorials/digits/index.html",
         *PACKAGES.values(),
     ]:
         assert (site / page).is_file(), page
@@ -124,6 +125,31 @@ def test_api_page_documents_every_public_name(site: Path, module_name: str) -> N
     assert not missing, (
         f"{module_name}: public names missing from the API page: {missing}"
     )
+
+
+def test_every_image_of_every_page_is_in_the_site(site: Path) -> None:
+    shown = 0
+    for page in site.rglob("*.html"):
+        for src in re.findall(r'<img[^>]+src="([^"]+)"', page.read_text(encoding="utf-8")):
+            assert not re.match(r"(https?:)?//", src), (page, src)
+            assert (page.parent / src).resolve().is_file(), (page, src)
+            shown += 1
+    assert shown >= 10
+
+
+@pytest.mark.parametrize("module_name", sorted(PACKAGES))
+def test_api_page_sections_render_as_documentation(site: Path, module_name: str) -> None:
+    html = (site / PACKAGES[module_name]).read_text(encoding="utf-8")
+    # a Returns section describes one value: one row, not one row per line of prose
+    for match in re.finditer(
+        r'doc-section-title">Returns:</span>.*?<tbody>(.*?)</tbody>', html, re.S
+    ):
+        assert match.group(1).count("<tr") == 1, match.group(0)[:300]
+    text = re.sub(r"<code>.*?</code>|<pre.*?</pre>", "", html, flags=re.S)
+    assert "``" not in text  # reST inline literals left raw
+    assert not re.search(r"::\s*</p>", html)  # reST literal-block markers left raw
+    assert not re.search(r'id="[\w.]*extra_repr"', html)
+    assert "_ThresholdNeuron" not in html  # private bases are not shown
 
 
 def test_mathjax_is_served_by_the_site_not_a_cdn(site: Path) -> None:
