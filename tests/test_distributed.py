@@ -104,8 +104,8 @@ WORKER = textwrap.dedent(
                 out = net.eval()(torch.rand(4, 3, 1, 4, 4))
             assert out.shape == (4, 3, 2)
             assert set(called) == {"1", "5"}, called
-            assert net.odefunc.ode_gm.get_submodule("1") is net.model[1]
-            assert net.odefunc.post_neuron_module.get_submodule("5") is net.model[5]
+            assert net.odefunc.ode_gm.get_submodule("model.1") is net.model[1]
+            assert net.odefunc.post_neuron_module.get_submodule("model.5") is net.model[5]
             print(f"rank {rank}: ok max|ddp-ref|={err:.3g} alpha={alpha}", flush=True)
         finally:
             dist.destroy_process_group()

@@ -375,7 +375,12 @@ def test_wheel_metadata_matches_pyproject(builds, folder):
         project["requires-python"]
     )
     requires = {str(Requirement(r)) for r in meta.get_all("Requires-Dist") or []}
-    assert requires == {str(Requirement(r)) for r in project["dependencies"]}
+    extras = project.get("optional-dependencies", {})
+    expected = {str(Requirement(r)) for r in project["dependencies"]} | {
+        str(Requirement(f'{r}; extra == "{name}"')) for name, reqs in extras.items() for r in reqs
+    }
+    assert requires == expected
+    assert set(meta.get_all("Provides-Extra") or []) == set(extras)
     assert meta["Description-Content-Type"] == "text/markdown"
     readme = (REPO / "packages" / folder / "README.md").read_text(encoding="utf-8")
     assert meta.get_payload().strip() == readme.strip()

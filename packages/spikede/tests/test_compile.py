@@ -26,4 +26,4 @@ def test_compiled_vector_field_matches_eager_and_does_not_recompile():
     assert torch._dynamo.utils.counters["stats"]["unique_graphs"] == graphs_after_first
     assert again.shape == first.shape
     torch.testing.assert_close(first, eager(x))
-    assert eager._compiled_field is None  # compile only when asked
+    assert eager._compiled_graphs is None  # compile only when asked
