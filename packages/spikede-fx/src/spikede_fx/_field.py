@@ -9,6 +9,7 @@ import torch
 
 from spikede_fx._inputs import InputTable
 from spikede_fx._network import Network
+from spikede_fx._record import RecordGraphs
 
 __all__ = ["FieldArgs", "network_field"]
 
@@ -29,6 +30,9 @@ class FieldArgs:
         extras: The model's extra inputs, by position.
         table: The precomputed inputs on the solver grid, by grid index, or ``None``.
         ode: The callable that runs the ODE graph (the graph module, or its compiled form).
+        record: The graphs to run instead of the network's own, which also return the
+            spikes and membranes of some neuron calls after the boundaries
+            (:meth:`spikede_fx.Network.recording`), or ``None``.
     """
 
     network: Network
@@ -38,6 +42,7 @@ class FieldArgs:
     extras: tuple[Any, ...] = ()
     table: InputTable | None = None
     ode: Any = None
+    record: RecordGraphs | None = None
 
 
 def network_field(
@@ -47,13 +52,17 @@ def network_field(
 
     ``h`` is the size of the solver step this evaluation belongs to (passed to every
     neuron), ``index`` the grid index of ``t`` when it is a grid point: the precomputed
-    inputs of that point are used, otherwise the input is interpolated at ``t``.
+    inputs of that point are used, otherwise the input is interpolated at ``t``. With
+    ``args.record`` the recorded calls' spikes, then their membranes, follow the
+    boundaries.
     """
-    table = args.table
+    table, record = args.table, args.record
+    graph = args.network.ode if record is None else record.ode
     if table is not None and index is not None:
         row = table.row(index)
         if table.split:
-            return args.network.input_part.state_gm(*v, *row, *args.extras, h)  # type: ignore[union-attr]
-        return args.network.ode(*v, row[0], *args.extras, h)
-    ode = args.network.ode if args.ode is None else args.ode
+            state = args.network.input_part.state_gm if record is None else record.state  # type: ignore[union-attr]
+            return state(*v, *row, *args.extras, h)  # type: ignore[misc]
+        return graph(*v, row[0], *args.extras, h)
+    ode = graph if args.ode is None else args.ode
     return ode(*v, args.interpolator(t), *args.extras, h)

@@ -30,6 +30,16 @@ def _check_init(backbone: object, interpolation_method: object) -> None:
         )
 
 
+def _check_calls(record: object, count: int) -> tuple[int, ...]:
+    calls = tuple(record)  # type: ignore[call-overload]
+    bad = [c for c in calls if isinstance(c, bool) or not isinstance(c, int) or not 0 <= c < count]
+    if bad or not calls:
+        raise ValueError(
+            f"record must hold indices of neuron calls in [0, {count}); got {list(calls)!r}"
+        )
+    return calls
+
+
 def _check_step_size(h: object) -> float | torch.Tensor:
     if isinstance(h, torch.Tensor):
         if h.dim() != 0:
@@ -189,6 +199,7 @@ class ODEFuncFromFX(nn.Module):
         grid: torch.Tensor | None = None,
         hoist: bool = True,
         ode: Callable[..., Any] | None = None,
+        record: Sequence[int] | None = None,
         **extra_kwargs: Any,
     ) -> FieldArgs:
         """One call's inputs of the field, built once and passed to every evaluation.
@@ -201,7 +212,11 @@ class ODEFuncFromFX(nn.Module):
                 ``hoist``, the input-driven layers) is computed for blocks of grid times
                 at once, and evaluations at grid index ``k`` reuse it.
             hoist: Precompute the input-driven layers too (see :func:`build_table`).
-            ode: What runs the ODE graph between grid points (e.g. its compiled form).
+            ode: What runs the ODE graph between grid points (e.g. its compiled form; with
+                ``record``, that of the recording graph).
+            record: Indices of neuron calls (in :attr:`neuron_names` order) whose spikes
+                and membranes every evaluation also returns, after the boundaries: the
+                spikes of each call, then the membranes, in the order given.
             **extra_kwargs: Further keyword inputs of the backbone's ``forward``.
 
         Returns:
@@ -230,7 +245,8 @@ class ODEFuncFromFX(nn.Module):
         interpolator = spikede_interp.Interpolator(x, x_time, self.interpolation_method)
         extras = net.positional(extra_args, extra_kwargs)
         table = None if grid is None else build_table(net, interpolator, x, grid, extras, hoist)
-        return FieldArgs(net, x, x_time, interpolator, extras, table, ode)
+        graphs = None if record is None else net.recording(_check_calls(record, self.neuron_count))
+        return FieldArgs(net, x, x_time, interpolator, extras, table, ode, graphs)
 
     @staticmethod
     def solver_field(

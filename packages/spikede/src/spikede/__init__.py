@@ -19,6 +19,7 @@ from spikede._hard_if import HardResetIFNeuron
 from spikede._layers import ClassificationHead, VotingLayer
 from spikede._li import LINeuron
 from spikede._neurons import HardResetLIFNeuron, IFNeuron, LIFNeuron, NoisyLIFNeuron
+from spikede._recording import Recording
 from spikede._surrogate import (
     ArctanSurrogate,
     GaussianSurrogate,
@@ -45,6 +46,7 @@ __all__ = [
     "NoisyLIFNeuron",
     "NoisyThresholdSurrogate",
     "PerLayerAlphaConfig",
+    "Recording",
     "SNNWrapper",
     "SigmoidSurrogate",
     "Surrogate",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import numbers
@@ -13,6 +14,7 @@ import torch
 from torch import nn
 
 from spikede._alpha import DEFAULT_ALPHA, LayerOrder, PerLayerAlphaConfig, check_checkpoint_orders
+from spikede._recording import plan_recording
 from spikede_fx import ODEFuncFromFX
 from spikede_solvers import SOLVERS, check_options, solve
 
@@ -504,7 +506,8 @@ class SNNWrapper(nn.Module):
         model_args: tuple = (),
         model_kwargs: dict[str, Any] | None = None,
         return_states: bool = False,
-    ) -> torch.Tensor | tuple[Any, tuple[torch.Tensor, ...]]:
+        record: bool | Sequence[str] | None = None,
+    ) -> torch.Tensor | tuple[Any, ...]:
         """Integrate the network over the input's time span and apply the head.
 
         Args:
@@ -517,18 +520,25 @@ class SNNWrapper(nn.Module):
             model_kwargs: Extra keyword inputs of the model's forward.
             return_states: Also return the membrane potential of every neuron layer at
                 every grid point.
+            record: Also return a :class:`spikede.Recording` of spikes and membranes on
+                the solver grid: ``True`` for every neuron layer, or a sequence of neuron
+                module names as ``base.named_modules()`` gives them (a module called
+                ``k > 1`` times is the layers ``"<name>@0"`` .. ``"<name>@<k-1>"``; its
+                plain name records them all). Only the asked layers are kept.
 
         Returns:
             The head's output over time, e.g. ``[N, B, C]`` for a Linear head, with ``N``
-            the number of grid points (``T`` without sub-stepping); with
-            ``return_states=True``, ``(output, states)`` where ``states[i]`` is ``[N, B,
-            ...]`` for neuron layer ``i``.
+            the number of grid points (``T`` without sub-stepping). With extras, a tuple
+            ``(output, ...)`` with, in this order, ``states`` (``return_states``:
+            ``states[i]`` is ``[N, B, ...]`` for neuron layer ``i``) and the
+            :class:`spikede.Recording` (``record``).
 
         Raises:
             TypeError: For a non-tensor or integer ``x``/``x_time``, or a dtype that does
                 not match the model's.
             ValueError: For wrong shapes, non-finite or non-increasing times, NaN in ``x``,
-                a device mismatch, or bad ``method``/``options``.
+                a device mismatch, bad ``method``/``options``, or a ``record`` name that
+                is not a neuron layer (the message lists the valid ones).
 
         Example:
             >>> import torch
@@ -540,6 +550,7 @@ class SNNWrapper(nn.Module):
             (torch.Size([6, 2, 4]), torch.Size([6, 2, 4]))
         """
         x, x_time = self._check_inputs(x, x_time)
+        plan = plan_recording(self._odefunc.neuron_names, record)
         method = _check_method(self.integrator, method)
         run_method = self._default_method(method)
         opts = dict(self.options)
@@ -563,8 +574,11 @@ class SNNWrapper(nn.Module):
         # no activations, those layers' included).
         eager = not (self.compile or opts.get("checkpoint"))
         args = odefunc.field_args(
-            x, x_time, *model_args, grid=grid if eager else None, ode=self._ode(), **model_kwargs
+            x, x_time, *model_args, grid=grid if eager else None, ode=self._ode(),
+            record=None if plan is None else plan.calls, **model_kwargs,
         )
+        if plan is not None and self.compile:
+            args = dataclasses.replace(args, ode=args.record.compiled_ode())
         sol = solve(
             ODEFuncFromFX.solver_field,
             v0,
@@ -578,10 +592,14 @@ class SNNWrapper(nn.Module):
             keep_states=return_states,
         )
         odefunc.nfe += sol.nfe
-        out = odefunc.post(sol.aux, *model_args, **model_kwargs)
+        aux, rec = (sol.aux, None) if plan is None else plan.split(sol.aux, grid)
+        out = odefunc.post(aux, *model_args, **model_kwargs)
+        extras: list[Any] = []
         if return_states:
-            return out, tuple(sol.ys)
-        return out
+            extras.append(tuple(sol.ys))
+        if rec is not None:
+            extras.append(rec)
+        return (out, *extras) if extras else out
 
     def _solver_orders(
         self, dtype: torch.dtype
