@@ -119,7 +119,7 @@ def test_only_the_asked_layers_are_kept():
     snn = SNNWrapper(mlp(), alpha=0.8)
     x = drive()
     _, states = snn(x, return_states=True)
-    out, rec = snn(x, record=["3"])
+    _, rec = snn(x, record=["3"])
     assert rec.names == ["3"] and list(rec.membrane) == ["3"]
     assert torch.equal(rec.membrane["3"], states[1])
     # the recording graph returns one spike and one membrane tensor beyond the boundaries

@@ -19,6 +19,7 @@ from spikede._hard_if import HardResetIFNeuron
 from spikede._layers import ClassificationHead, VotingLayer
 from spikede._li import LINeuron
 from spikede._neurons import HardResetLIFNeuron, IFNeuron, LIFNeuron, NoisyLIFNeuron
+from spikede._profile import LayerProfile, Profile, profile
 from spikede._recording import Recording
 from spikede._surrogate import (
     ArctanSurrogate,
@@ -43,9 +44,11 @@ __all__ = [
     "IFNeuron",
     "LIFNeuron",
     "LINeuron",
+    "LayerProfile",
     "NoisyLIFNeuron",
     "NoisyThresholdSurrogate",
     "PerLayerAlphaConfig",
+    "Profile",
     "Recording",
     "SNNWrapper",
     "SigmoidSurrogate",
@@ -55,4 +58,5 @@ __all__ = [
     "__version__",
     "get_surrogate",
     "heaviside",
+    "profile",
 ]
