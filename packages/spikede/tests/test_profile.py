@@ -309,7 +309,7 @@ def test_synops_equal_spikingjellys_counter():
     assert r["0"].synops == 0 and r["0"].macs > 0
 
 
-@pytest.mark.parametrize("name", ["spikede._profile", "spikede._recording"])
+@pytest.mark.parametrize("name", ["spikede._profile", "spikede._recording", "spikede.plot"])
 def test_docstring_examples(name: str) -> None:
     result = doctest.testmod(importlib.import_module(name), optionflags=doctest.ELLIPSIS)
     assert result.attempted > 0 and result.failed == 0

@@ -13,6 +13,7 @@ Example:
     torch.Size([12, 3, 2])
 """
 
+from spikede import plot as plot  # matplotlib is imported when a plot is drawn
 from spikede.__about__ import __version__
 from spikede._alpha import PerLayerAlphaConfig
 from spikede._hard_if import HardResetIFNeuron
