@@ -79,6 +79,16 @@ def test_dense_layers_count_macs_by_hand():
     assert r["3"].synops == float(rec.spikes["1"].sum()) * 5 / 3 and r["3"].macs == 0
 
 
+def test_a_spike_encoded_input_counts_as_events():
+    model = nn.Sequential(nn.Linear(6, 4), LIFNeuron(threshold=0.2)).double()
+    x = events(4, 2, (6,), [(0, 0, 1), (1, 1, 2), (3, 0, 5)])
+    p = profile(SNNWrapper(model, integrator="odeint"), x)
+    assert p.input_spikes and rows(p)["0"].synops == 3 * 4 / 2 and rows(p)["0"].macs == 0
+    # sub-stepping interpolates between the samples: the input takes other values
+    p = profile(SNNWrapper(model, integrator="odeint", options={"step_size": 0.5}), x)
+    assert not p.input_spikes and rows(p)["0"].macs == 7 * 6 * 4 and p.steps == 7
+
+
 def test_conv_with_padding_and_stride_by_hand():
     model = nn.Sequential(relay(), nn.Conv2d(1, 2, 3, stride=2, padding=1), relay(1e-3)).double()
     ones_(model[1])

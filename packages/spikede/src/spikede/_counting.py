@@ -111,14 +111,19 @@ class StepCounter(fx.Interpreter):
         gm: The traced model (one time step), bound to the user's model.
         neuron_nodes: Traced node name of each neuron call, in execution order.
         rows: Row name of every counted node (by node name).
+        input_spikes: Whether the model's input counts as spikes.
 
     Attributes:
         synops: Per row, the synaptic operations counted so far (all samples).
         macs: Per row, the multiply-accumulates counted so far (all samples).
     """
 
-    def __init__(self, gm: fx.GraphModule, neuron_nodes: Sequence[str], rows: dict[str, str]) -> None:
+    def __init__(
+        self, gm: fx.GraphModule, neuron_nodes: Sequence[str], rows: dict[str, str], input_spikes: bool = False
+    ) -> None:
         super().__init__(gm)
+        first = next(n for n in gm.graph.nodes if n.op == "placeholder")
+        self.input_name = first.name if input_spikes else None
         self.neuron_index = {name: i for i, name in enumerate(neuron_nodes)}
         self.rows = rows
         self.synops = dict.fromkeys(rows.values(), 0.0)
@@ -143,7 +148,7 @@ class StepCounter(fx.Interpreter):
         events = [a for a in tensors if self.spiking.get(a.name, False)]
         if n.name in self.rows:
             self._count(n, result)
-        spiking = False
+        spiking = n.name == self.input_name
         if tensors and len(events) == len(tensors):
             if n.op == "call_module":
                 spiking = isinstance(self.module.get_submodule(str(n.target)), _STRUCTURAL_MODULES)

@@ -15,8 +15,9 @@ sequence (the ``N`` points of the solver grid, one network evaluation each):
 * **macs** (multiply-accumulates): the same layers fed by real values, dense:
   ``nn.Linear`` ``in_features * out_features`` per input row, convolutions
   ``in_channels / groups * prod(kernel_size)`` per output entry (padding included),
-  average pooling one per input entry and window. The model's input counts as real
-  valued, even when it holds only 0 and 1.
+  average pooling one per input entry and window. The model's input counts as spikes
+  when every value it takes on the grid is 0 or 1 (spike-encoded data, with the samples
+  on the grid), and as real valued otherwise (:attr:`Profile.input_spikes`).
 * **history_macs**: the multiply-adds of the fractional method's history sums (zero for
   ``odeint``), for every neuron of every layer, as the solver runs them without gradient
   (``full`` grows like ``N^2/2``; ``memory=M`` and ``history="soe"`` are bounded per
@@ -93,6 +94,8 @@ class Profile:
         steps: Grid points ``N`` of the forward.
         method: The solver method.
         history: ``"full"``, ``"memory=M"``, ``"soe"`` or ``"none"`` (integer order).
+        input_spikes: Whether the model's input counted as spikes (all its values on the
+            grid are 0 or 1).
     """
 
     layers: tuple[LayerProfile, ...]
@@ -102,6 +105,7 @@ class Profile:
     steps: int
     method: str
     history: str
+    input_spikes: bool = False
 
     @property
     def neurons(self) -> int:
@@ -253,7 +257,8 @@ def _count(snn: Any, network: Any, rec: Any, x: torch.Tensor, x_time: Any, kw: d
     xs = spikede_interp.Interpolator(x, x_time.to(x), snn.interpolation_method).at(rec.time)
     args, kwargs = kw.get("model_args", ()), kw.get("model_kwargs") or {}
     extras = network.positional(tuple(args), dict(kwargs))
-    counter = StepCounter(gm, nodes, rows)
+    input_spikes = bool(((xs == 0) | (xs == 1)).all())
+    counter = StepCounter(gm, nodes, rows, input_spikes)
     spikes = list(rec.spikes.values())
     for n in range(rec.time.shape[0]):
         counter.step(xs[n], extras, [s[n] for s in spikes])
@@ -282,4 +287,5 @@ def _count(snn: Any, network: Any, rec: Any, x: torch.Tensor, x_time: Any, kw: d
         int(rec.time.shape[0]),
         method,
         _history_name(options, integer),
+        input_spikes,
     )

@@ -91,7 +91,9 @@ def raster(rec: Recording, name: str, ax: Any = None, *, sample: int = 0) -> Any
     ax.scatter(rec.time.detach().cpu()[steps].numpy(), neurons.numpy(), marker="|", s=30, color="black", linewidths=1)
     ax.set(xlabel="time", ylabel="neuron", title=f"spikes of {name}")
     ax.set_ylim(-0.5, spikes.shape[1] - 0.5)
-    ax.set_xlim(float(rec.time[0]), float(rec.time[-1]))
+    t0, t1 = float(rec.time[0]), float(rec.time[-1])
+    margin = 0.5 * (t1 - t0) / max(rec.time.shape[0] - 1, 1)  # half a step: edge marks show
+    ax.set_xlim(t0 - margin, t1 + margin)
     return ax
 
 
