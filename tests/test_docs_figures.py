@@ -76,3 +76,16 @@ def test_relaxation_figure_script_rejects_a_page_without_the_figure(
     with pytest.raises(RuntimeError, match="writes relaxation.png"):
         relaxation.draw(tmp_path / "out.png", page=page)
     assert not (tmp_path / "out.png").exists()
+
+
+def test_observability_figure_is_drawn_by_the_tutorial_code(
+    tmp_path: Path, load_script: Callable[[str], ModuleType]
+) -> None:
+    import matplotlib.image
+
+    figure = load_script("docs_observability_figure")
+    out = figure.draw(tmp_path / "observability.png")
+    image = matplotlib.image.imread(out)
+    assert image.shape[0] > 400 and image.shape[1] > 800
+    assert image[..., :3].std() > 0.05
+    assert (SCRIPTS.parent / "docs" / "assets" / "observability.png").is_file()
