@@ -3,8 +3,11 @@
 The main job of spikeDE, runnable on a fresh machine with ``hatch run demo``. It encodes the
 8x8 digit images into spike trains, wraps an ordinary discrete-time SNN with
 :class:`spikede.SNNWrapper`, trains it once with integer order (``alpha = 1``) and once with
-a fractional order, reports test accuracy, and saves a figure (membrane trace of one neuron
-for both orders, and the learning curves) and the trained weights.
+a fractional order, reports test accuracy, prints each network's profile (firing rates,
+synaptic operations, multiply-accumulates, the fractional history's cost and an energy
+estimate, :func:`spikede.profile`), and saves a figure drawn with :mod:`spikede.plot`
+(membrane trace of one neuron for both orders, spike rasters, firing rates, learning
+curves) and the trained weights.
 
 Examples:
     python examples/digits_fsnn.py                      # defaults: a few minutes on 2 cores
@@ -23,7 +26,7 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from spikede import LIFNeuron, SNNWrapper
+from spikede import LIFNeuron, SNNWrapper, plot, profile
 
 
 def encode(images: torch.Tensor, T: int, encoding: str, generator: torch.Generator) -> torch.Tensor:
@@ -99,12 +102,14 @@ def train_one(alpha: float, args: argparse.Namespace, data: dict, label: str) ->
         bar.set_postfix(loss=f"{total / count:.3f}", test_acc=f"{test_acc:.3f}")
     with torch.no_grad():
         snn.eval()
-        _, states = snn(x_te[:, :1], return_states=True)
+        _, rec = snn(x_te[:, :1], record=True)  # spikes and membranes of the first test digit
     return {
         "snn": snn,
         "history": history,
         "test_acc": history["test_acc"][-1],
-        "traces": states[0][:, 0, :].numpy(),  # [T, hidden]: first hidden layer, first test digit
+        "recording": rec,
+        "profile": profile(snn, x_te[:, : args.batch_size]),  # per test digit
+        "traces": rec.membrane["1"][:, 0, :].numpy(),  # [T, hidden]: first hidden layer
         "alpha": [float(a.reshape(-1)[0]) for a in snn.get_per_layer_alpha()],
         "integrator": integrator,
         "method": method,
@@ -136,18 +141,24 @@ def save_figure(results: dict, path: Path, threshold: float) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    fig, axes = plt.subplots(2, 3, figsize=(15, 8))
     # show the hidden neuron that comes closest to firing most often in the first run
     first = next(iter(results.values()))["traces"]
     neuron = int((first >= 0.5 * threshold).sum(0).argmax())
-    for label, res in results.items():
-        axes[0].plot(res["traces"][:, neuron], label=label, drawstyle="steps-post")
-        axes[1].plot(range(1, len(res["history"]["test_acc"]) + 1), res["history"]["test_acc"], marker="o", label=f"{label} test")
-        axes[1].plot(range(1, len(res["history"]["train_acc"]) + 1), res["history"]["train_acc"], ls="--", label=f"{label} train")
-    axes[0].axhline(threshold, color="gray", ls=":", label="threshold")
-    axes[0].set(title=f"Membrane potential of hidden neuron {neuron} (first test digit)", xlabel="time step", ylabel="v")
-    axes[1].set(title="Learning curves", xlabel="epoch", ylabel="accuracy", ylim=(0, 1))
-    for ax in axes:
+    for row, (label, res) in enumerate(results.items()):
+        plot.membrane(res["recording"], "1", neurons=[neuron], ax=axes[0, 0])
+        axes[0, 0].get_lines()[-1].set_label(label)
+        epochs = range(1, len(res["history"]["test_acc"]) + 1)
+        axes[0, 1].plot(epochs, res["history"]["test_acc"], marker="o", label=f"{label} test")
+        axes[0, 1].plot(epochs, res["history"]["train_acc"], ls="--", label=f"{label} train")
+        plot.raster(res["recording"], "1", ax=axes[1, row])
+        axes[1, row].set_title(f"hidden spikes, {label} (first test digit)")
+        plot.firing_rates(res["profile"], ax=axes[row, 2])
+        axes[row, 2].set_title(f"firing rates, {label} (test digits)")
+    axes[0, 0].axhline(threshold, color="gray", ls=":", label="threshold")
+    axes[0, 0].set(title=f"Membrane potential of hidden neuron {neuron} (first test digit)", xlabel="time step", ylabel="v")
+    axes[0, 1].set(title="Learning curves", xlabel="epoch", ylabel="accuracy", ylim=(0, 1))
+    for ax in axes[0, :2]:
         ax.legend(fontsize=8)
         ax.grid(alpha=0.3)
     fig.tight_layout()
@@ -197,6 +208,7 @@ def main(argv: list[str] | None = None) -> dict:
     save_figure(results, fig_path, args.threshold)
     summary = {"elapsed_s": round(elapsed, 1), "args": vars(args), "runs": {}}
     for label, res in results.items():
+        prof = res["profile"]
         weights = out_dir / f"digits_fsnn_{label.replace('=', '')}.pt"
         torch.save(res["snn"].state_dict(), weights)
         summary["runs"][label] = {
@@ -205,8 +217,16 @@ def main(argv: list[str] | None = None) -> dict:
             "alpha_after_training": res["alpha"],
             "integrator": res["integrator"],
             "weights": str(weights),
+            "profile": {
+                "synops": prof.synops,
+                "macs": prof.macs,
+                "history_macs": prof.history_macs,
+                "energy_J": prof.energy(),
+                "firing_rates": prof.firing_rates(),
+            },
         }
         print(f"{label:>10}: test accuracy {res['test_acc']:.3f}  ({res['integrator']}), weights -> {weights}")
+        print(f"\nprofile of {label}, per test digit ({prof.energy() * 1e9:.2f} nJ at 45 nm):\n{prof.table()}\n")
     (out_dir / "digits_fsnn.json").write_text(json.dumps(summary, indent=2))
     print(f"figure -> {fig_path}")
     print(f"summary -> {out_dir / 'digits_fsnn.json'}  (chance level 0.100; {elapsed:.0f} s)")

@@ -146,3 +146,16 @@ def test_committed_benchmark_figure_is_shown() -> None:
     assert (docs / "assets" / "benchmark_w1.png").is_file()
     page = (docs / "tutorials" / "memory-performance.md").read_text(encoding="utf-8")
     assert "](../assets/benchmark_w1.png)" in page
+
+
+def test_observability_figure_is_drawn_by_the_tutorial_code(
+    tmp_path: Path, load_script: Callable[[str], ModuleType]
+) -> None:
+    import matplotlib.image
+
+    figure = load_script("docs_observability_figure")
+    out = figure.draw(tmp_path / "observability.png")
+    image = matplotlib.image.imread(out)
+    assert image.shape[0] > 400 and image.shape[1] > 800
+    assert image[..., :3].std() > 0.05
+    assert (SCRIPTS.parent / "docs" / "assets" / "observability.png").is_file()

@@ -111,6 +111,8 @@ def test_every_page_of_the_nav_is_built(site: Path) -> None:
         "tutorials/alpha/index.html",
         "tutorials/memory-performance/index.html",
         "tutorials/digits/index.html",
+        "tutorials/observability/index.html",
+        "api/spikede-plot/index.html",
         *PACKAGES.values(),
     ]:
         assert (site / page).is_file(), page

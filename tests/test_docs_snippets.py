@@ -92,6 +92,7 @@ def test_pages_with_code_exist() -> None:
         "tutorials/wrapper-and-fx.md",
         "tutorials/alpha.md",
         "tutorials/memory-performance.md",
+        "tutorials/observability.md",
     ]:
         assert page in with_code
 

@@ -9,6 +9,7 @@ import torch
 
 from spikede_fx._inputs import InputTable
 from spikede_fx._network import Network
+from spikede_fx._record import RecordGraphs
 
 __all__ = ["FieldArgs", "network_field"]
 
@@ -30,6 +31,9 @@ class FieldArgs:
         table: The precomputed inputs on the solver grid, by grid index, or ``None``.
         ode: What runs the ODE graph instead of the graph module (its compiled form).
         state: What runs the state-driven graph on precomputed rows (its compiled form).
+        record: The graphs to run instead of the network's own (``ode``, when given, is
+            the recording graph's compiled form), which also return the spikes and membranes of some neuron calls after the
+            boundaries (:meth:`spikede_fx.Network.recording`), or ``None``.
     """
 
     network: Network
@@ -40,6 +44,7 @@ class FieldArgs:
     table: InputTable | None = None
     ode: Any = None
     state: Any = None
+    record: RecordGraphs | None = None
 
 
 def network_field(
@@ -49,16 +54,22 @@ def network_field(
 
     ``h`` is the size of the solver step this evaluation belongs to (passed to every
     neuron), ``index`` the grid index of ``t`` when it is a grid point: the precomputed
-    inputs of that point are used, otherwise the input is interpolated at ``t``.
+    inputs of that point are used, otherwise the input is interpolated at ``t``. With
+    ``args.record`` the recorded calls' spikes, then their membranes, follow the
+    boundaries.
     """
-    table = args.table
+    table, record = args.table, args.record
+    if record is not None:
+        ode, state = (record.ode if args.ode is None else args.ode), record.state
+    else:
+        ode = args.network.ode if args.ode is None else args.ode
+        part = args.network.input_part
+        state = args.state if args.state is not None or part is None else part.state_gm
     if table is not None and index is not None:
         row = table.row(index)
         if table.split:
-            state = args.network.input_part.state_gm if args.state is None else args.state  # type: ignore[union-attr]
-            return state(*v, *row, *args.extras, h)
+            return state(*v, *row, *args.extras, h)  # type: ignore[misc]
         x_t = row[0]
     else:
         x_t = args.interpolator(t)
-    ode = args.network.ode if args.ode is None else args.ode
     return ode(*v, x_t, *args.extras, h)

@@ -9,6 +9,7 @@ import torch
 from torch import fx, nn
 
 from spikede_fx._hoist import InputPart, split_input_part
+from spikede_fx._record import RecordGraphs, recording_graphs
 from spikede_fx._surgery import split_graph
 from spikede_fx._tracer import remove_dead_code, symbolic_trace_leaf_neurons
 
@@ -87,6 +88,7 @@ class Network:
         input_part: The input-driven part split off ``ode`` (``None`` when nothing is
             input-driven), see :mod:`spikede_fx._hoist`.
         neuron_names: Module name of each neuron call, in execution order.
+        neuron_node_order: Traced node name of each neuron call, in execution order.
         boundary_names: Names of the values the post part reads.
         input_names: The model's inputs; the first is the time-varying one.
         extra_names: The model's further inputs.
@@ -120,7 +122,9 @@ class Network:
         )
         self.input_vmap_failed = False  # set once vmap failed on the input part
         self.neuron_names = [str(n.target) for n in split.neuron_nodes]
-        self.neuron_node_names = {n.name for n in split.neuron_nodes}
+        self.neuron_node_order = [n.name for n in split.neuron_nodes]
+        self.neuron_node_names = set(self.neuron_node_order)
+        self._recording: dict[tuple[int, ...], RecordGraphs] = {}
         self.boundary_names = list(split.boundary_names)
         self.input_names = list(split.input_names)
         extras = [n for n in traced.graph.nodes if n.op == "placeholder"][1:]
@@ -136,6 +140,7 @@ class Network:
         self.__dict__.update(state)
         for gm in self.graph_modules():
             gm.model = self.model
+        self._recording = {}  # rebuilt on demand around the copied model
 
     def graph_modules(self) -> list[fx.GraphModule]:
         """Every graph module of the network."""
@@ -143,6 +148,16 @@ class Network:
         if self.input_part is not None:
             gms += [self.input_part.input_gm, self.input_part.state_gm]
         return gms
+
+    def recording(self, calls: tuple[int, ...]) -> RecordGraphs:
+        """The graphs that also return the spikes and membranes of neuron calls ``calls``
+        (indices in execution order; see :mod:`spikede_fx._record`), built once per set."""
+        graphs = self._recording.get(calls)
+        if graphs is None:
+            state = None if self.input_part is None else self.input_part.state_gm
+            graphs = recording_graphs(self.ode, state, self.model, self.neuron_node_order, calls)
+            self._recording[calls] = graphs
+        return graphs
 
     def modules_of(self, gm: fx.GraphModule) -> list[nn.Module]:
         """The layers that ``gm`` calls, as they are in the model now."""

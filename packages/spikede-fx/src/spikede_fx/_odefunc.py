@@ -30,6 +30,16 @@ def _check_init(backbone: object, interpolation_method: object) -> None:
         )
 
 
+def _check_calls(record: object, count: int) -> tuple[int, ...]:
+    calls = tuple(record)  # type: ignore[call-overload]
+    bad = [c for c in calls if isinstance(c, bool) or not isinstance(c, int) or not 0 <= c < count]
+    if bad or not calls:
+        raise ValueError(
+            f"record must hold indices of neuron calls in [0, {count}); got {list(calls)!r}"
+        )
+    return calls
+
+
 class ODEFuncFromFX(DirectCalls, nn.Module):
     """A discrete-time spiking network, rewritten into a continuous-time vector field.
 
@@ -175,6 +185,7 @@ class ODEFuncFromFX(DirectCalls, nn.Module):
         hoist: bool = True,
         ode: Callable[..., Any] | None = None,
         state: Callable[..., Any] | None = None,
+        record: Sequence[int] | None = None,
         **extra_kwargs: Any,
     ) -> FieldArgs:
         """One call's inputs of the field, built once and passed to every evaluation.
@@ -189,6 +200,10 @@ class ODEFuncFromFX(DirectCalls, nn.Module):
             hoist: Precompute the input-driven layers too (see :func:`build_table`).
             ode: What runs the ODE graph instead of its graph module (e.g. compiled).
             state: What runs the state-driven graph on precomputed rows (e.g. compiled).
+            record: Indices of neuron calls (in :attr:`neuron_names` order) whose spikes
+                and membranes every evaluation also returns, after the boundaries: the
+                spikes of each call, then the membranes, in the order given (the
+                recording graphs run instead of ``ode``/``state``).
             **extra_kwargs: Further keyword inputs of the backbone's ``forward``.
 
         Returns:
@@ -217,7 +232,8 @@ class ODEFuncFromFX(DirectCalls, nn.Module):
         interpolator = spikede_interp.Interpolator(x, x_time, self.interpolation_method)
         extras = net.positional(extra_args, extra_kwargs)
         table = None if grid is None else build_table(net, interpolator, x, grid, extras, hoist)
-        return FieldArgs(net, x, x_time, interpolator, extras, table, ode, state)
+        graphs = None if record is None else net.recording(_check_calls(record, self.neuron_count))
+        return FieldArgs(net, x, x_time, interpolator, extras, table, ode, state, graphs)
 
     @staticmethod
     def solver_field(

@@ -13,12 +13,15 @@ Example:
     torch.Size([12, 3, 2])
 """
 
+from spikede import plot as plot  # matplotlib is imported when a plot is drawn
 from spikede.__about__ import __version__
 from spikede._alpha import PerLayerAlphaConfig
 from spikede._hard_if import HardResetIFNeuron
 from spikede._layers import ClassificationHead, VotingLayer
 from spikede._li import LINeuron
 from spikede._neurons import HardResetLIFNeuron, IFNeuron, LIFNeuron, NoisyLIFNeuron
+from spikede._profile import LayerProfile, Profile, profile
+from spikede._recording import Recording
 from spikede._state import State
 from spikede._surrogate import (
     ArctanSurrogate,
@@ -43,9 +46,12 @@ __all__ = [
     "IFNeuron",
     "LIFNeuron",
     "LINeuron",
+    "LayerProfile",
     "NoisyLIFNeuron",
     "NoisyThresholdSurrogate",
     "PerLayerAlphaConfig",
+    "Profile",
+    "Recording",
     "SNNWrapper",
     "SigmoidSurrogate",
     "State",
@@ -55,4 +61,5 @@ __all__ = [
     "__version__",
     "get_surrogate",
     "heaviside",
+    "profile",
 ]

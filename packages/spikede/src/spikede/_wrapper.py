@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import numbers
@@ -14,6 +15,7 @@ from torch import nn
 
 from spikede import _state
 from spikede._alpha import DEFAULT_ALPHA, LayerOrder, PerLayerAlphaConfig, check_checkpoint_orders
+from spikede._recording import plan_recording
 from spikede._state import State
 from spikede_fx import ODEFuncFromFX
 from spikede_solvers import SOLVERS, check_options, solve
@@ -510,6 +512,7 @@ class SNNWrapper(nn.Module):
         model_args: tuple = (),
         model_kwargs: dict[str, Any] | None = None,
         return_states: bool = False,
+        record: bool | Sequence[str] | None = None,
         initial_state: State | Sequence[torch.Tensor] | None = None,
         return_state: bool = False,
         output_time: torch.Tensor | None = None,
@@ -526,6 +529,11 @@ class SNNWrapper(nn.Module):
             model_kwargs: Extra keyword inputs of the model's forward.
             return_states: Also return the membrane potential of every neuron layer at
                 every grid point.
+            record: Also return a :class:`spikede.Recording` of spikes and membranes on
+                the solver grid: ``True`` for every neuron layer, or a sequence of neuron
+                module names as ``base.named_modules()`` gives them (a module called
+                ``k > 1`` times is the layers ``"<name>@0"`` .. ``"<name>@<k-1>"``; its
+                plain name records them all). Only the asked layers are kept.
             initial_state: ``None`` (zero membranes), a tuple of membrane tensors ``[B,
                 ...]`` (one per neuron layer: a fresh start from these values), or a
                 :class:`spikede.State` from an earlier call (continue it: this call's
@@ -543,14 +551,16 @@ class SNNWrapper(nn.Module):
             the number of grid points (``T`` without sub-stepping; ``M`` with
             ``output_time``; a continued call omits the state's own point). With extras,
             a tuple ``(output, ...)`` with, in this order, ``states`` (``return_states``:
-            ``states[i]`` is ``[N, B, ...]`` for neuron layer ``i``) and the ``State``
+            ``states[i]`` is ``[N, B, ...]`` for neuron layer ``i``), the
+            :class:`spikede.Recording` (``record``, on the solver grid) and the ``State``
             (``return_state``).
 
         Raises:
             TypeError: For a non-tensor or integer ``x``/``x_time``, or a dtype that does
                 not match the model's.
             ValueError: For wrong shapes, non-finite or non-increasing times, NaN in ``x``,
-                a device mismatch, or bad ``method``/``options``.
+                a device mismatch, bad ``method``/``options``, or a ``record`` name that
+                is not a neuron layer (the message lists the valid ones).
 
         Example:
             >>> import torch
@@ -568,6 +578,7 @@ class SNNWrapper(nn.Module):
         for name, flag in (("return_state", return_state), ("return_states", return_states)):
             if not isinstance(flag, bool):
                 raise TypeError(f"{name} must be True or False; got {type(flag).__name__}")
+        plan = plan_recording(self._odefunc.neuron_names, record)
         method = _check_method(self.integrator, method)
         run_method = self._default_method(method)
         opts = dict(self.options)
@@ -611,10 +622,13 @@ class SNNWrapper(nn.Module):
             x_time,
             *model_args,
             grid=None if opts.get("checkpoint") else grid,
-            ode=compiled.get("ode"),
-            state=compiled.get("state"),
+            ode=compiled.get("ode") if plan is None else None,
+            state=compiled.get("state") if plan is None else None,
+            record=None if plan is None else plan.calls,
             **model_kwargs,
         )
+        if plan is not None and self.compile:
+            args = dataclasses.replace(args, ode=args.record.compiled_ode())
         if step_size is None and SOLVERS[run_method].uniform_only and x_time.shape[0] > 2:
             steps = x_time[1:] - x_time[:-1]
             if bool((steps - steps.mean()).abs().max() > 1e-3 * steps.mean()):
@@ -640,10 +654,13 @@ class SNNWrapper(nn.Module):
             return_history=return_state,
         )
         odefunc.nfe += sol.nfe
-        out = odefunc.post(tuple(a[rows] for a in sol.aux), *model_args, **model_kwargs)
+        aux, rec = (sol.aux, None) if plan is None else plan.split(sol.aux, grid)
+        out = odefunc.post(tuple(a[rows] for a in aux), *model_args, **model_kwargs)
         extras: list[Any] = []
         if return_states:
             extras.append(tuple(y[rows] for y in sol.ys))
+        if rec is not None:
+            extras.append(rec)
         if return_state:
             assert sol.history is not None
             samples, times = _state.kept_samples(x, x_time, sol.history.end_time)

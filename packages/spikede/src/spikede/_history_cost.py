@@ -1,0 +1,106 @@
+"""Multiply-adds of a fractional method's history, per neuron, over one gradient-free solve.
+
+Counted as :mod:`spikede_solvers` runs them in inference (no gradient, fixed orders), on a
+grid of ``N`` points (``S = N - 1`` steps, ``S`` coefficients per lag sequence):
+
+* full history: at step ``n`` every stored row enters the lagged sum, ``n + 1`` rows for
+  ``gl``/``glmulti``/``pred`` and ``n`` for ``l1``/``trap`` (whose sums start at lag 1);
+  the blocked evaluation (one matrix product per block of steps for the older rows) does
+  the same products, plus, for ``l1``/``trap``, the rows of a last partial block that no
+  step reads. Grows like ``N^2 / 2``.
+* ``memory=M``: ``gl``/``glmulti``/``pred`` stream a ring of ``min(M, S)`` rows, all of
+  them multiplied at every step; ``l1``/``trap`` sum ``min(n, M)`` rows. At most ``M`` per
+  step.
+* ``history="soe"`` (``K = soe_terms + 1`` running sums, ``W = soe_window`` exact lags):
+  ``gl``/``glmulti``/``pred`` stream ``K + W`` rows per step, plus ``K`` to fold a row into
+  the running sums once the ring is full; ``l1``/``trap`` sum ``min(n, W)`` exact rows and,
+  once rows older than the window exist, ``K`` to fold one row in and ``K`` to weight the
+  sums. At most ``K + W`` (``2 K + W``) per step. With ``S <= W`` there is no tail and the
+  full history is summed.
+* ``trap`` adds the initial-value term ``d_n f_0`` (one multiply-add) at every step inside
+  its window.
+
+Not counted: the method's own update (``h^a f``, the subtraction, the corrector steps'
+arithmetic), the coefficient computation and the SOE fit (once per solve, independent of
+the neurons).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["history_macs_per_neuron"]
+
+#: Defaults of spikede_solvers' ``options={"history": "soe"}`` and blocked sums (checked
+#: against the solver package by the tests).
+SOE_TERMS = 24
+SOE_WINDOW = 16
+BLOCK = 64
+
+_FIRST_LAG = {"gl": 0, "glmulti": 0, "pred": 0, "l1": 1, "trap": 1}
+_STREAMS = frozenset({"gl", "glmulti", "pred"})
+
+
+def _blocked(steps: int, first: int, block: int) -> int:
+    """Products of the blocked full sum: each step's own block exactly, older rows by one
+    matrix product per block (``_FarBlock``: ``size`` steps times ``begin - first`` rows)."""
+    total = 0
+    begin = None
+    for last in range(steps):
+        count = last - first + 1
+        if count <= 0:
+            continue
+        if not (block > 1 and count > block):
+            total += count
+            continue
+        b = first + ((last - first) // block) * block
+        if b != begin:
+            begin = b
+            size = min(block, steps - b + first)
+            total += size * (b - first)
+        total += last - b + 1
+    return total
+
+
+def history_macs_per_neuron(method: str, n_points: int, options: dict[str, Any] | None = None) -> int:
+    """History multiply-adds per neuron for ``method`` on ``n_points`` grid points.
+
+    Args:
+        method: A fractional method of ``spikede_solvers`` (``gl``, ``glmulti``, ``l1``,
+            ``trap``, ``pred``); any other method (integer order) has no history: 0.
+        n_points: Number of grid points ``N``.
+        options: The solve's options (``memory``, ``history``, ``soe_terms``,
+            ``soe_window``, ``block``).
+
+    Returns:
+        The count, over the whole solve, for one state element.
+    """
+    if method not in _FIRST_LAG or n_points < 2:
+        return 0
+    opts = dict(options or {})
+    steps = n_points - 1
+    first = _FIRST_LAG[method]  # the sums of step n start at row `first`: lags 0 or 1
+    memory = opts.get("memory")
+    soe = opts.get("history", "full") == "soe"
+    window = int(opts.get("soe_window", SOE_WINDOW))
+    terms = int(opts.get("soe_terms", SOE_TERMS)) + 1
+    f0 = steps if method == "trap" else 0  # d_n f_0 at every step (full history, soe)
+    if memory is not None:
+        m = int(memory)
+        if method == "trap":
+            f0 = min(steps, m)
+        if method in _STREAMS:
+            return steps * min(m, steps)
+        return sum(min(n, m) for n in range(steps)) + f0
+    if soe and steps > window:
+        if method in _STREAMS:
+            # ring of W rows and K running sums in one product; a row joins the sums when
+            # the row written (n + 1 for gl, n for pred) is at least W
+            written = 1 if method != "pred" else 0
+            folds = sum(1 for n in range(steps) if n + written >= window)
+            return steps * (terms + window) + terms * folds
+        exact = sum(min(n, window) for n in range(steps))
+        tail = sum(2 * terms for n in range(steps) if n - window >= 1)
+        return exact + tail + f0
+    block = 0 if soe else int(opts.get("block", BLOCK))  # no tail to fit: plain exact sums
+    return _blocked(steps, first, block) + f0
