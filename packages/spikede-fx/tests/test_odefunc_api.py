@@ -182,3 +182,25 @@ def test_post_falls_back_to_a_loop_with_a_warning_when_vmap_fails():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         func.post([spikes])
+
+
+@pytest.mark.parametrize("hoist", [True, False])
+def test_recording_graphs_return_spikes_and_membranes_after_the_boundaries(hoist):
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(3, 4), Lif(), nn.Linear(4, 2), Lif()).to(DT)
+    func = ODEFuncFromFX(model)
+    x, grid = torch.randn(5, 2, 3, dtype=DT), torch.arange(5, dtype=DT)
+    plain = func.field_args(x, grid, grid=grid, hoist=hoist)
+    rec = func.field_args(x, grid, grid=grid, hoist=hoist, record=[1])
+    assert plain.record is None and rec.record is not None and rec.table.split == hoist
+    v = (torch.rand(2, 4, dtype=DT), torch.rand(2, 2, dtype=DT))
+    step = type("Step", (), {"h": 1.0, "index": 2})()
+    dv, aux = ODEFuncFromFX.solver_field(grid[2], v, plain, step)
+    dv_r, aux_r = ODEFuncFromFX.solver_field(grid[2], v, rec, step)
+    assert all(torch.equal(a, b) for a, b in zip(dv, dv_r))
+    assert len(aux_r) == len(aux) + 2 and all(torch.equal(a, b) for a, b in zip(aux, aux_r))
+    # the last neuron's spikes are the boundary the head reads; its membrane is v[1]
+    assert torch.equal(aux_r[-2], aux[0]) and aux_r[-1] is v[1]
+    assert func.network.recording((1,)) is rec.record  # built once per set of calls
+    with pytest.raises(ValueError, match=r"record must hold indices of neuron calls in \[0, 2\)"):
+        func.field_args(x, grid, record=[2])

@@ -229,3 +229,16 @@ def test_records_with_extra_inputs_and_a_deep_copy():
         twin.model.fc.weight.zero_()
     _, rec3 = snn(drive(), model_args=(mask,), record=True)  # the original is untouched
     assert torch.equal(rec3.spikes["lif"], rec.spikes["lif"])
+
+
+@pytest.mark.slow
+def test_compiled_field_records_the_same():
+    model = mlp(dtype=torch.float32)
+    x = drive(dtype=torch.float32)
+    eager_out, eager = SNNWrapper(copy.deepcopy(model), alpha=0.6)(x, record=True)
+    out, rec = SNNWrapper(copy.deepcopy(model), alpha=0.6, compile=True)(x, record=True)
+    assert_fires_sometimes(rec)
+    torch.testing.assert_close(out, eager_out)
+    for name in rec.names:
+        torch.testing.assert_close(rec.spikes[name], eager.spikes[name])
+        torch.testing.assert_close(rec.membrane[name], eager.membrane[name])
