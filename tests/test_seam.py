@@ -210,3 +210,19 @@ def test_step_size_grid_keeps_the_last_sample(dtype: torch.dtype) -> None:
     x_time = torch.arange(8, dtype=dtype) * 0.1
     assert snn(x, x_time, options={"step_size": 0.1}).shape[0] == 8
     assert snn(x, x_time, options={"step_size": 0.05}).shape[0] == 15
+
+
+def test_a_silent_layer_in_training_warns_once_naming_it() -> None:
+    """x_time on [0, 1] with tau = 2: the reference's habit, under which nothing fires."""
+    snn = SNNWrapper(_mlp(), alpha=0.7).train()
+    x = 0.5 * torch.rand(20, 2, 3)
+    x_time = torch.linspace(0.0, 1.0, 20)
+    with pytest.warns(RuntimeWarning, match=r"'1' \(h=0.05263, tau=2\).*units of x_time"):
+        snn(x, x_time)
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        snn(x, x_time)  # once per wrapper
+        SNNWrapper(_mlp(), alpha=0.7).eval()(x, x_time)  # never in eval mode
+        SNNWrapper(_mlp(), alpha=0.7).train()(3.0 * torch.rand(20, 2, 3))  # firing: no warning

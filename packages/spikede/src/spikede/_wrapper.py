@@ -7,6 +7,7 @@ import logging
 import math
 import numbers
 import sys
+import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, ClassVar, TextIO
 
@@ -267,6 +268,7 @@ class SNNWrapper(nn.Module):
         object.__setattr__(self, "_odefunc", odefunc)
         self._compiled_graphs: dict[str, Any] | None = None  # with compile=True, see _compiled
         self._shapes: tuple[Any, list[torch.Size]] | None = None  # (key, membrane shapes)
+        self._silence_checked = False  # see _warn_silent_layers
 
     # ------------------------------------------------------------------ checkpoints
     def _load_from_state_dict(
@@ -579,6 +581,11 @@ class SNNWrapper(nn.Module):
             if not isinstance(flag, bool):
                 raise TypeError(f"{name} must be True or False; got {type(flag).__name__}")
         plan = plan_recording(self._odefunc.neuron_names, record)
+        # The first training-mode call looks for layers that never fire (a network that
+        # learns nothing, often time constants far from the units of x_time).
+        probe_silence = self.training and not self._silence_checked and plan is None
+        if probe_silence:
+            plan = plan_recording(self._odefunc.neuron_names, True)
         method = _check_method(self.integrator, method)
         run_method = self._default_method(method)
         opts = dict(self.options)
@@ -659,13 +666,38 @@ class SNNWrapper(nn.Module):
         extras: list[Any] = []
         if return_states:
             extras.append(tuple(y[rows] for y in sol.ys))
-        if rec is not None:
+        if rec is not None and probe_silence:
+            self._warn_silent_layers(rec, grid)
+        elif rec is not None:
             extras.append(rec)
         if return_state:
             assert sol.history is not None
             samples, times = _state.kept_samples(x, x_time, sol.history.end_time)
             extras.append(State(sol.history, samples, times))
         return (out, *extras) if extras else out
+
+    def _warn_silent_layers(self, rec: Any, grid: torch.Tensor) -> None:
+        """Warn (once per wrapper) naming every neuron layer that emitted no spike."""
+        self._silence_checked = True
+        silent = [name for name in rec.names if not bool(rec.spikes[name].detach().any())]
+        if not silent:
+            return
+        h = float(grid[1] - grid[0])
+        neurons = dict(self.model.named_modules())
+        details = []
+        for name in silent:
+            tau = getattr(neurons.get(name.split("@")[0]), "tau", None)
+            tau_text = "" if tau is None else f", tau={float(tau):.4g}"
+            details.append(f"{name!r} (h={h:.4g}{tau_text})")
+        warnings.warn(
+            f"neuron layer(s) {', '.join(details)} emitted no spike in this training call, so "
+            "no surrogate gradient flows through their spikes' values and the loss may not "
+            "move. Time constants and thresholds count in units of x_time: with x_time "
+            "spanning [0, 1] and tau = 2 a neuron charges to only a fraction of its input. "
+            "Scale x_time, tau or the input (warned once per wrapper).",
+            RuntimeWarning,
+            stacklevel=3,
+        )
 
     def _solver_orders(
         self, dtype: torch.dtype
