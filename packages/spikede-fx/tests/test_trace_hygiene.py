@@ -404,34 +404,23 @@ class _Membrane(nn.Module):
         return spike
 
 
-class Leaky(_Membrane):
-    __module__ = "snntorch._neurons.leaky"
-
-
-class LIFNode(_Membrane):
-    __module__ = "spikingjelly.activation_based.neuron"
-
-
-class SNNCell(nn.Module):
-    __module__ = "norse.torch.module.snn"
-
-
-class LIFCell(SNNCell):
-    __module__ = "norse.torch.module.lif"
-
+class _PassThrough(nn.Module):
     def forward(self, x):
         return x
 
 
-class StatefulLayer(nn.Module):
-    __module__ = "sinabs.layers.stateful_layer"
+def _library_class(module: str, name: str, base: type[nn.Module]) -> type[nn.Module]:
+    """A subclass of ``base`` named ``name`` that claims to be defined in ``module``."""
+    return type(name, (base,), {"__module__": module, "__qualname__": name})
 
 
-class IAF(StatefulLayer):
-    __module__ = "sinabs.layers.iaf"
-
-    def forward(self, x):
-        return x
+Leaky = _library_class("snntorch._neurons.leaky", "Leaky", _Membrane)
+LIFNode = _library_class("spikingjelly.activation_based.neuron", "LIFNode", _Membrane)
+# Norse and sinabs: the class's own module is not one of the neuron modules, its base's is.
+SNNCell = _library_class("norse.torch.module.snn", "SNNCell", _PassThrough)
+LIFCell = _library_class("norse.torch.module.lif", "LIFCell", SNNCell)
+StatefulLayer = _library_class("sinabs.layers.stateful_layer", "StatefulLayer", _PassThrough)
+IAF = _library_class("sinabs.layers.iaf", "IAF", StatefulLayer)
 
 
 class Host(nn.Module):
