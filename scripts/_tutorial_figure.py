@@ -3,8 +3,8 @@
 The fenced ``python`` blocks of a page are executed in order, in a temporary directory,
 until one of them has written the figure file; that file is then copied to its place under
 ``docs/assets``. The picture on the page is therefore exactly what the code printed on the
-page draws. Each script (``docs_nir_figure.py``, ``docs_relaxation_figure.py``) names its
-page and its figure and calls :func:`draw_from_page` and :func:`run`.
+page draws. Each script (``docs_nir_figure.py``, ``docs_relaxation_figure.py``) is one
+:class:`TutorialFigure`.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ import os
 import re
 import shutil
 import tempfile
-from collections.abc import Callable
 from pathlib import Path
 
 import matplotlib
@@ -58,17 +57,31 @@ def draw_from_page(page: Path, figure: str, out: Path) -> Path:
     raise RuntimeError(f"no python block of {page} writes {figure}")
 
 
-def run(
-    doc: str, draw: Callable[[Path], Path], default_out: Path, argv: list[str] | None
-) -> None:
-    """The command line of a figure script: ``--out`` (default ``default_out``), then draw.
+class TutorialFigure:
+    """The figure of one tutorial page, drawn by the page's own code.
 
     Args:
-        doc: The script's docstring (its first line describes the command).
-        draw: The script's ``draw(out)``.
-        default_out: Where the figure goes without ``--out``.
-        argv: The arguments (``None``: ``sys.argv[1:]``).
+        page: The page's file name under ``docs/tutorials``.
+        figure: The file its code writes; the figure goes to ``docs/assets/<figure>``.
     """
-    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=default_out, help="PNG file to write")
-    draw(parser.parse_args(argv).out)
+
+    def __init__(self, page: str, figure: str) -> None:
+        self.page = ROOT / "docs" / "tutorials" / page
+        self.figure = figure
+        self.default_out = ROOT / "docs" / "assets" / figure
+
+    def draw(self, out: Path, page: Path | None = None) -> Path:
+        """Run the page's code blocks (or ``page``'s) until the figure exists; copy it to ``out``.
+
+        Raises:
+            RuntimeError: If no block of the page writes the figure.
+        """
+        return draw_from_page(self.page if page is None else page, self.figure, out)
+
+    def main(self, argv: list[str] | None = None) -> None:
+        """Command line: ``--out`` (default ``docs/assets/<figure>``), then draw."""
+        parser = argparse.ArgumentParser(
+            description=f"Draw {self.figure} by running the code of {self.page.name}."
+        )
+        parser.add_argument("--out", type=Path, default=self.default_out, help="PNG file to write")
+        self.draw(parser.parse_args(argv).out)
