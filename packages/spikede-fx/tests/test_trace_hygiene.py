@@ -55,6 +55,18 @@ def assert_unchanged(model: nn.Module, before) -> None:
     assert flags == old_flags
 
 
+def refused_trace(model: nn.Module, error: type[Exception], match: str | None = None):
+    """Trace ``model``: it must raise ``error`` (matching ``match``) and leave ``model`` as it was.
+
+    Returns the exception raised.
+    """
+    before = state_of(model)
+    with pytest.raises(error, match=match) as info:
+        symbolic_trace_leaf_neurons(model)
+    assert_unchanged(model, before)
+    return info.value
+
+
 # ---------------------------------------------------------------- feedback stored on a module
 
 
@@ -91,16 +103,13 @@ def test_feedback_through_an_attribute_is_rejected_and_the_model_restored(as_buf
     torch.manual_seed(0)
     model = Outer(as_buffer)
     reference = copy.deepcopy(model)
-    before = state_of(model)
-    with pytest.raises(ValueError, match="writes state on the model") as info:
-        symbolic_trace_leaf_neurons(model)
-    message = str(info.value)
+    error = refused_trace(model, ValueError, match="writes state on the model")
+    message = str(error)
     store = "buffer" if as_buffer else "attribute"
     assert f"{store} 'prev' of submodule 'stage.1.rec' ({__name__}.Recurrent)" in message
     assert "neuron's state" in message and "BaseNeuron" in message
     assert "docs/tutorials/neurons.md" in message and "Writing your own neuron" in message
-    assert not isinstance(info.value, TraceError)
-    assert_unchanged(model, before)
+    assert not isinstance(error, TraceError)
     assert isinstance(model.stage[1]["rec"].prev, torch.Tensor)
     # The model still runs on its own, exactly like an untouched copy (fires on some steps).
     x = torch.rand(6, 2, 3) * 2.0
@@ -190,12 +199,8 @@ WRITES = {
 
 @pytest.mark.parametrize("mode", list(WRITES))
 def test_every_kind_of_state_write_is_named_and_undone(mode):
-    model = Writer(mode)
-    before = state_of(model)
-    with pytest.raises(ValueError, match="writes state on the model") as info:
-        symbolic_trace_leaf_neurons(model)
-    assert WRITES[mode] in str(info.value)
-    assert_unchanged(model, before)
+    error = refused_trace(Writer(mode), ValueError, match="writes state on the model")
+    assert WRITES[mode] in str(error)
 
 
 @pytest.mark.parametrize("mode", ["copy_", "setitem", "out="])
@@ -221,12 +226,9 @@ class WritesThenFails(nn.Module):
 
 def test_model_is_restored_when_the_trace_fails_midway():
     model = WritesThenFails()
-    before = state_of(model)
-    with pytest.raises(TraceError) as info:
-        symbolic_trace_leaf_neurons(model)
-    assert "if h.sum() > 0:" in str(info.value)
-    assert "buffer 'prev' of the model itself" in str(info.value)
-    assert_unchanged(model, before)
+    message = str(refused_trace(model, TraceError))
+    assert "if h.sum() > 0:" in message
+    assert "buffer 'prev' of the model itself" in message
     model(torch.rand(2, 3))  # still runs
 
 
@@ -315,29 +317,15 @@ class Net(nn.Module):
         return self.lif(self.fc(x))
 
 
-def test_neuron_discrete_state_is_not_traced_inside():
-    model = Net()
-    model(torch.rand(2, 3))
-    held = model.lif._discrete_state
-    assert isinstance(held, torch.Tensor)
-    before = state_of(model)
-    symbolic_trace_leaf_neurons(model)
-    assert model.lif._discrete_state is held
-    assert_unchanged(model, before)
-
-
-class Resetting(nn.Module):
-    def __init__(self) -> None:
-        super().__init__()
-        self.fc, self.lif = nn.Linear(3, 3), Lif()
-
+class Resetting(Net):
     def forward(self, x):
         self.lif.reset_state()  # discrete-time bookkeeping: not part of the traced graph
         return self.lif(self.fc(x))
 
 
-def test_resetting_a_neuron_in_forward_is_allowed_and_undone():
-    model = Resetting()
+@pytest.mark.parametrize("model_class", [Net, Resetting], ids=["plain", "resetting_in_forward"])
+def test_neuron_discrete_state_is_not_traced_inside_and_left_as_it_was(model_class):
+    model = model_class()
     model(torch.rand(2, 3))
     held = model.lif._discrete_state
     assert isinstance(held, torch.Tensor)
@@ -404,34 +392,23 @@ class _Membrane(nn.Module):
         return spike
 
 
-class Leaky(_Membrane):
-    __module__ = "snntorch._neurons.leaky"
-
-
-class LIFNode(_Membrane):
-    __module__ = "spikingjelly.activation_based.neuron"
-
-
-class SNNCell(nn.Module):
-    __module__ = "norse.torch.module.snn"
-
-
-class LIFCell(SNNCell):
-    __module__ = "norse.torch.module.lif"
-
+class _PassThrough(nn.Module):
     def forward(self, x):
         return x
 
 
-class StatefulLayer(nn.Module):
-    __module__ = "sinabs.layers.stateful_layer"
+def _library_class(module: str, name: str, base: type[nn.Module]) -> type[nn.Module]:
+    """A subclass of ``base`` named ``name`` that claims to be defined in ``module``."""
+    return type(name, (base,), {"__module__": module, "__qualname__": name})
 
 
-class IAF(StatefulLayer):
-    __module__ = "sinabs.layers.iaf"
-
-    def forward(self, x):
-        return x
+Leaky = _library_class("snntorch._neurons.leaky", "Leaky", _Membrane)
+LIFNode = _library_class("spikingjelly.activation_based.neuron", "LIFNode", _Membrane)
+# Norse and sinabs: the class's own module is not one of the neuron modules, its base's is.
+SNNCell = _library_class("norse.torch.module.snn", "SNNCell", _PassThrough)
+LIFCell = _library_class("norse.torch.module.lif", "LIFCell", SNNCell)
+StatefulLayer = _library_class("sinabs.layers.stateful_layer", "StatefulLayer", _PassThrough)
+IAF = _library_class("sinabs.layers.iaf", "IAF", StatefulLayer)
 
 
 class Host(nn.Module):
@@ -450,16 +427,11 @@ class Host(nn.Module):
     [(Leaky, "snntorch"), (LIFNode, "spikingjelly"), (LIFCell, "norse"), (IAF, "sinabs")],
 )
 def test_neurons_of_other_libraries_are_named_before_tracing(neuron, library):
-    model = Host(neuron())
-    before = state_of(model)
-    with pytest.raises(TypeError) as info:
-        symbolic_trace_leaf_neurons(model)
-    message = str(info.value)
+    message = str(refused_trace(Host(neuron()), TypeError))
     origin = f"{neuron.__module__}.{neuron.__qualname__}"
     assert f"submodule 'blocks.1' ({origin}) is a spiking neuron from {library}" in message
     assert "not a spikeDE neuron (spikede_fx.BaseNeuron)" in message
     assert "docs/tutorials/neurons.md" in message and "step(v, current)" in message
-    assert_unchanged(model, before)
 
 
 def test_foreign_neuron_registered_as_leaf_is_still_rejected():
@@ -484,17 +456,12 @@ def test_unknown_stateful_module_failure_names_the_innermost_user_module():
         def forward(self, x):
             return self.cell(x)
 
-    model = Host(Wrapper())
-    before = state_of(model)
-    with pytest.raises(TraceError) as info:
-        symbolic_trace_leaf_neurons(model)
-    message = str(info.value)
+    message = str(refused_trace(Host(Wrapper()), TraceError))
     assert f"while tracing submodule 'blocks.1.cell' ({__name__}._Membrane)" in message
     assert "not a spikeDE neuron (spikede_fx.BaseNeuron)" in message
     assert "docs/tutorials/neurons.md" in message
     assert "if spike.any():" in message
     assert "attribute 'mem' of submodule 'blocks.1.cell'" in message
-    assert_unchanged(model, before)
 
 
 def test_failure_inside_another_library_names_its_module():
@@ -531,10 +498,6 @@ def test_traceable_module_of_another_library_is_accepted():
 
 def test_real_snntorch_leaky_is_rejected():
     snn = pytest.importorskip("snntorch")
-    model = Host(snn.Leaky(beta=0.9))
-    before = state_of(model)
-    with pytest.raises(TypeError) as info:
-        symbolic_trace_leaf_neurons(model)
-    assert "submodule 'blocks.1' (snntorch._neurons.leaky.Leaky)" in str(info.value)
-    assert "not a spikeDE neuron" in str(info.value)
-    assert_unchanged(model, before)
+    message = str(refused_trace(Host(snn.Leaky(beta=0.9)), TypeError))
+    assert "submodule 'blocks.1' (snntorch._neurons.leaky.Leaky)" in message
+    assert "not a spikeDE neuron" in message

@@ -75,6 +75,18 @@ def vdp_reference(mu, t):
     return torch.from_numpy(sol.y.T.copy())
 
 
+def solve_vdp(mu, t, method, rtol, max_num_steps):
+    """``odeint`` of Van der Pol from ``(2, 0)`` with ``rtol = atol``: ``(y, stats)``."""
+    return odeint(
+        vdp_field(mu),
+        torch.tensor([2.0, 0.0], dtype=F64),
+        t,
+        method,
+        options={"rtol": rtol, "atol": rtol, "max_num_steps": max_num_steps},
+        return_stats=True,
+    )
+
+
 # ------------------------------------------------------------------ registry
 
 
@@ -146,14 +158,7 @@ def test_van_der_pol_against_scipy(method, mu):
     t = torch.linspace(0.0, 12.0, 61, dtype=F64)
     ref = vdp_reference(mu, t)
     rtol = 1e-8 if method == "dopri5" else 1e-6
-    y, stats = odeint(
-        vdp_field(mu),
-        torch.tensor([2.0, 0.0], dtype=F64),
-        t,
-        method,
-        options={"rtol": rtol, "atol": rtol, "max_num_steps": 50_000},
-        return_stats=True,
-    )
+    y, stats = solve_vdp(mu, t, method, rtol, max_num_steps=50_000)
     err = (y - ref).abs().max().item()
     # Global error of a limit cycle: a few hundred times the per-step tolerance.
     assert err < 2000 * rtol
@@ -181,14 +186,7 @@ def test_error_follows_rtol(method):
     rtols = [1e-3, 1e-4, 1e-5, 1e-6, 1e-7, 1e-8]
     errs, nfes = [], []
     for rtol in rtols:
-        y, stats = odeint(
-            vdp_field(mu),
-            torch.tensor([2.0, 0.0], dtype=F64),
-            t,
-            method,
-            options={"rtol": rtol, "atol": rtol, "max_num_steps": 100_000},
-            return_stats=True,
-        )
+        y, stats = solve_vdp(mu, t, method, rtol, max_num_steps=100_000)
         errs.append((y - ref).abs().max().item())
         nfes.append(stats["nfe"])
     slope = np.polyfit(np.log10(rtols), np.log10(errs), 1)[0]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from spikede._hard_if import HardResetIFNeuron
 from spikede._neurons import HardResetLIFNeuron, IFNeuron, LIFNeuron, NoisyLIFNeuron
 from spikede._surrogate import NoisyThresholdSurrogate, SigmoidSurrogate
 
@@ -21,7 +22,7 @@ SHAPE = (6, 9)
 def _reference(kind, neuron, v, current, dt, k=1.0):
     """Plain formulas: charge, fire with sigmoid straight-through, reset as an impulse."""
     theta = neuron.threshold
-    if kind == "if":
+    if kind in ("if", "hard_if"):
         rate = current
     else:
         tau = neuron.log_tau.exp() if neuron.learn_tau else neuron._tau_value
@@ -31,7 +32,7 @@ def _reference(kind, neuron, v, current, dt, k=1.0):
     relaxed = torch.sigmoid(4.0 * k * x)
     spike = relaxed - relaxed.detach() + (x >= 0).to(x.dtype)
     reset = spike.detach() if neuron.detach_reset else spike
-    if kind == "hard":
+    if kind in ("hard", "hard_if"):
         return rate + reset * (neuron.v_reset - u) / dt, spike
     return rate - theta * reset / dt, spike
 
@@ -39,6 +40,8 @@ def _reference(kind, neuron, v, current, dt, k=1.0):
 def _make(kind, learn_tau, detach_reset, tau=3.7, threshold=0.3):
     if kind == "if":
         return IFNeuron(threshold=threshold, detach_reset=detach_reset)
+    if kind == "hard_if":
+        return HardResetIFNeuron(threshold, v_reset=-0.2, detach_reset=detach_reset)
     if kind == "lif":
         return LIFNeuron(tau, threshold, learn_tau=learn_tau, detach_reset=detach_reset)
     if kind == "hard":
@@ -63,8 +66,8 @@ def _ref_kind(kind):
 
 CASES = [
     (kind, learn_tau, detach)
-    for kind in ("if", "lif", "hard", "noisy")
-    for learn_tau in ((False,) if kind == "if" else (False, True))
+    for kind in ("if", "lif", "hard", "hard_if", "noisy")
+    for learn_tau in ((False,) if kind in ("if", "hard_if") else (False, True))
     for detach in (False, True)
 ]
 

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import math
-from numbers import Real
-
 import torch
-from torch import nn
 
-from spikede_fx import BaseNeuron
+from spikede._checks import check_bool, check_positive
+from spikede._time_constant import _TimeConstant
 
 __all__ = ["LINeuron"]
 
@@ -31,17 +28,7 @@ def leaky_integrator_step(
     return rate, v + dt * rate
 
 
-def _check_tau(tau: object) -> float:
-    if isinstance(tau, bool) or not isinstance(tau, Real):
-        raise TypeError(
-            f"tau must be a positive real number; got {tau!r} of type {type(tau).__name__}"
-        )
-    if not math.isfinite(float(tau)) or float(tau) <= 0:
-        raise ValueError(f"tau must be a finite number > 0; got {tau!r}")
-    return float(tau)
-
-
-class LINeuron(BaseNeuron):
+class LINeuron(_TimeConstant):
     """Leaky integrator (no threshold, no spikes): a readout whose output is its membrane.
 
     With ``h`` the solver's step and ``tau`` the time constant (in units of the time grid)::
@@ -71,19 +58,7 @@ class LINeuron(BaseNeuron):
     """
 
     def __init__(self, tau: float = 2.0, learn_tau: bool = False) -> None:
-        tau_value = _check_tau(tau)
-        if not isinstance(learn_tau, bool):
-            raise TypeError(f"learn_tau must be True or False; got {learn_tau!r}")
-        super().__init__()
-        self.learn_tau: bool = learn_tau
-        self._tau_value: float = tau_value
-        if learn_tau:
-            self.log_tau = nn.Parameter(torch.tensor(math.log(tau_value)))
-
-    @property
-    def tau(self) -> float | torch.Tensor:
-        """Membrane time constant: a float, or a positive 0-d tensor when learnable."""
-        return self.log_tau.exp() if self.learn_tau else self._tau_value
+        super().__init__(check_positive("tau", tau), check_bool("learn_tau", learn_tau))
 
     def step(
         self, v: torch.Tensor, current: torch.Tensor, dt: float | torch.Tensor = 1.0
@@ -93,6 +68,7 @@ class LINeuron(BaseNeuron):
         Args:
             v: Membrane potential.
             current: Input current, same shape as ``v``.
+            dt: Size ``h`` of the solver step.
 
         Returns:
             ``((I - v)/tau, v + h (I - v)/tau)``.
@@ -101,5 +77,4 @@ class LINeuron(BaseNeuron):
 
     def extra_repr(self) -> str:
         """Summarise the configuration in the module's repr."""
-        tau = self.log_tau.detach().exp().item() if self.learn_tau else self._tau_value
-        return f"tau={tau:.4g}, learn_tau={self.learn_tau}"
+        return self._tau_repr()

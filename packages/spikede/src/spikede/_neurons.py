@@ -16,32 +16,14 @@ import math
 from numbers import Real
 
 import torch
-from torch import nn
 
+from spikede._checks import check_bool, check_positive
 from spikede._surrogate import Surrogate, get_surrogate
-from spikede_fx import BaseNeuron
+from spikede._time_constant import _TimeConstant
 
 __all__ = ["HardResetLIFNeuron", "IFNeuron", "LIFNeuron", "NoisyLIFNeuron"]
 
 _UNSET = object()  # marks a constructor argument that the neuron type does not have
-
-
-def _check_positive(name: str, value: object) -> float:
-    """Return ``value`` as a float after checking it is a finite real number > 0."""
-    if isinstance(value, bool) or not isinstance(value, Real):
-        raise TypeError(
-            f"{name} must be a positive real number; got {value!r} of type {type(value).__name__}"
-        )
-    if not math.isfinite(float(value)) or float(value) <= 0:
-        raise ValueError(f"{name} must be a finite number > 0; got {value!r}")
-    return float(value)
-
-
-def _check_bool(name: str, value: object) -> bool:
-    """Return ``value`` after checking it is a bool."""
-    if not isinstance(value, bool):
-        raise TypeError(f"{name} must be True or False; got {value!r}")
-    return value
 
 
 def _check_neuron_args(
@@ -60,11 +42,11 @@ def _check_neuron_args(
     Returns:
         ``(threshold, surrogate module, tau)`` with ``tau`` ``None`` for IF neurons.
     """
-    threshold_value = _check_positive("threshold", threshold)
+    threshold_value = check_positive("threshold", threshold)
     surrogate_module = get_surrogate(surrogate, sharpness)  # raises for bad name/sharpness
-    _check_bool("detach_reset", detach_reset)
-    _check_bool("learn_tau", learn_tau)
-    tau_value = None if tau is _UNSET else _check_positive("tau", tau)
+    check_bool("detach_reset", detach_reset)
+    check_bool("learn_tau", learn_tau)
+    tau_value = None if tau is _UNSET else check_positive("tau", tau)
     if v_reset is not _UNSET:
         if isinstance(v_reset, bool) or not isinstance(v_reset, Real):
             raise TypeError(f"v_reset must be a real number; got {v_reset!r}")
@@ -119,7 +101,7 @@ def _soft_reset(
     return rate - theta * reset / dt
 
 
-class _ThresholdNeuron(BaseNeuron):
+class _ThresholdNeuron(_TimeConstant):
     """Shared machinery: threshold, surrogate spike function, optional (learnable) tau.
 
     The constructor takes the user's arguments as given, checks all of them (including a
@@ -146,24 +128,11 @@ class _ThresholdNeuron(BaseNeuron):
             learn_tau=learn_tau,
             **variant_args,
         )
-        super().__init__()
+        super().__init__(tau_value, bool(learn_tau))
         self.threshold: float = theta
         self.surrogate: Surrogate = module
         self.detach_reset: bool = bool(detach_reset)
-        self.learn_tau: bool = bool(learn_tau)
-        self._tau_value: float | None = tau_value
         self._constants_cache: dict[tuple, tuple] = {}  # see _constants
-        if self.learn_tau and tau_value is not None:
-            self.log_tau = nn.Parameter(torch.tensor(math.log(tau_value)))
-
-    @property
-    def tau(self) -> float | torch.Tensor:
-        """Membrane time constant: a float, or a positive 0-d tensor when learnable."""
-        if self.learn_tau:
-            return self.log_tau.exp()
-        if self._tau_value is None:
-            raise AttributeError(f"{type(self).__name__} has no time constant")
-        return self._tau_value
 
     def _constants(
         self, like: torch.Tensor, current: torch.Tensor, dt: float | torch.Tensor
@@ -207,6 +176,12 @@ class _ThresholdNeuron(BaseNeuron):
             value = cache[key] = _fast_constants(like, dt, self.threshold, self._tau_value, v_reset)
         return value
 
+    def _rate(
+        self, v: torch.Tensor, current: torch.Tensor, tau: float | torch.Tensor | None
+    ) -> torch.Tensor:
+        """The charging rate ``r``: the input current (pure integration; leaky ones override)."""
+        return current
+
     def _fire(
         self,
         v: torch.Tensor,
@@ -227,10 +202,7 @@ class _ThresholdNeuron(BaseNeuron):
 
     def extra_repr(self) -> str:
         """Summarise the configuration in the module's repr."""
-        parts = []
-        if self._tau_value is not None:
-            tau = self.log_tau.detach().exp().item() if self.learn_tau else self._tau_value
-            parts.append(f"tau={tau:.4g}, learn_tau={self.learn_tau}")
+        parts = [] if self._tau_value is None else [self._tau_repr()]
         parts.append(f"threshold={self.threshold}, detach_reset={self.detach_reset}")
         return ", ".join(parts)
 
@@ -373,7 +345,61 @@ class LIFNeuron(_ThresholdNeuron):
         return _soft_reset(rate, reset, theta, dt, scale), spike
 
 
-class HardResetLIFNeuron(LIFNeuron):
+class _HardResetNeuron(_ThresholdNeuron):
+    """Shared by the hard-reset neurons: after a spike the potential is set to ``v_reset``.
+
+    With ``r`` the charging rate of the variant (:meth:`_rate`: ``I`` for integrate-and-fire,
+    ``(I - v)/tau`` for leaky), ``u = v + h r`` and ``s = H(u - theta)``::
+
+        dv/dt = r + s (v_reset - u) / h
+
+    so one explicit Euler step gives ``v <- u (1 - s) + v_reset s``.
+    """
+
+    def __init__(
+        self,
+        threshold: object,
+        surrogate: object,
+        sharpness: object,
+        detach_reset: object,
+        v_reset: object,
+        tau: object = _UNSET,
+        learn_tau: object = False,
+    ) -> None:
+        # Called directly by subclasses whose other base (LIFNeuron) has no v_reset: the
+        # checks of every argument still happen in one pass before anything is built.
+        _ThresholdNeuron.__init__(
+            self, threshold, surrogate, sharpness, detach_reset, tau, learn_tau, v_reset=v_reset
+        )
+        self.v_reset: float = float(v_reset)
+
+    def step(
+        self, v: torch.Tensor, current: torch.Tensor, dt: float | torch.Tensor = 1.0
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(dv_dt, spike)`` of the hard-reset dynamics at membrane ``v`` and input ``current``.
+
+        Args:
+            v: Membrane potential.
+            current: Input current, same shape as ``v``.
+            dt: Size ``h`` of the solver step.
+
+        Returns:
+            ``(r + s (v_reset - u) / h, s)`` with ``r`` the neuron's charging rate.
+        """
+        theta, tau, dt, scale, v_reset = self._constants(v, current, dt)
+        rate = self._rate(v, current, tau)
+        u, spike, reset = self._fire(v, rate, theta, dt)
+        if scale is None:  # plain form: dt a number or tensor, v_reset a number
+            return rate + reset * (v_reset - u) / dt, spike
+        jump = v_reset - u  # exact products below: reset is 0 or 1
+        return torch.addcmul(rate, reset, jump if dt is None else jump / dt), spike
+
+    def extra_repr(self) -> str:
+        """Summarise the configuration in the module's repr."""
+        return f"{super().extra_repr()}, v_reset={self.v_reset}"
+
+
+class HardResetLIFNeuron(_HardResetNeuron, LIFNeuron):
     """Leaky integrate-and-fire neuron with hard reset to ``v_reset``.
 
     Same charging and firing as :class:`LIFNeuron` (``r = (I - v)/tau``, ``u = v + h r``,
@@ -417,36 +443,9 @@ class HardResetLIFNeuron(LIFNeuron):
         learn_tau: bool = False,
         detach_reset: bool = False,
     ) -> None:
-        # LIFNeuron.__init__ has no v_reset: check it with the others in one pass.
-        _ThresholdNeuron.__init__(
-            self, threshold, surrogate, sharpness, detach_reset, tau, learn_tau, v_reset=v_reset
+        _HardResetNeuron.__init__(
+            self, threshold, surrogate, sharpness, detach_reset, v_reset, tau, learn_tau
         )
-        self.v_reset: float = float(v_reset)
-
-    def step(
-        self, v: torch.Tensor, current: torch.Tensor, dt: float | torch.Tensor = 1.0
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(dv_dt, spike)`` of the hard-reset LIF dynamics.
-
-        Args:
-            v: Membrane potential.
-            current: Input current, same shape as ``v``.
-            dt: Size ``h`` of the solver step.
-
-        Returns:
-            ``((I - v)/tau + s (v_reset - u) / h, s)``.
-        """
-        theta, tau, dt, scale, v_reset = self._constants(v, current, dt)
-        rate = self._rate(v, current, tau)
-        u, spike, reset = self._fire(v, rate, theta, dt)
-        if scale is None:  # plain form: dt a number or tensor, v_reset a number
-            return rate + reset * (v_reset - u) / dt, spike
-        jump = v_reset - u  # exact products below: reset is 0 or 1
-        return torch.addcmul(rate, reset, jump if dt is None else jump / dt), spike
-
-    def extra_repr(self) -> str:
-        """Summarise the configuration in the module's repr."""
-        return f"{super().extra_repr()}, v_reset={self.v_reset}"
 
 
 class NoisyLIFNeuron(LIFNeuron):

@@ -1,22 +1,8 @@
-"""Argument checks and parameter helpers shared by the NIR export and import."""
+"""Parameter helpers shared by the NIR export and import."""
 
 from __future__ import annotations
 
-import math
-from numbers import Real
-
 import numpy as np
-
-
-def check_dt(dt: object) -> float:
-    """Return ``dt`` as a float after checking it is a finite real number > 0."""
-    if isinstance(dt, bool) or not isinstance(dt, Real):
-        raise TypeError(
-            f"dt must be a positive real number; got {dt!r} of type {type(dt).__name__}"
-        )
-    if not math.isfinite(float(dt)) or float(dt) <= 0:
-        raise ValueError(f"dt must be a finite number > 0; got {dt!r}")
-    return float(dt)
 
 
 def as_array(value: object) -> np.ndarray:

@@ -11,16 +11,18 @@ import numpy as np
 import torch
 from torch import fx, nn
 
+from spikede._checks import check_positive
 from spikede._hard_if import HardResetIFNeuron
 from spikede._li import LINeuron
 from spikede._neurons import HardResetLIFNeuron, IFNeuron, LIFNeuron, NoisyLIFNeuron
-from spikede._nir._common import check_dt
 from spikede._wrapper import SNNWrapper
 from spikede_fx import BaseNeuron, symbolic_trace_leaf_neurons
 
 _PASS_THROUGH = (nn.Identity, nn.Dropout)
 _ADDS = (operator.add, torch.add)
 _FLATTENS = (torch.flatten,)
+#: What an operation handler of :class:`_Exporter` returns: its value and its NIR sources.
+_Handled = tuple[torch.Tensor, list[str]]
 
 _SOFT_RESET = {
     LIFNeuron: "HardResetLIFNeuron",
@@ -263,14 +265,18 @@ class _Exporter:
             )
         return arg
 
-    def _call_module(
-        self, node: fx.Node, values: dict, sources: dict
-    ) -> tuple[torch.Tensor, list[str]]:
-        if len(node.args) != 1 or node.kwargs:
-            raise ValueError(
-                f"module {node.target!r} is called with {len(node.args)} arguments; NIR nodes take one input"
-            )
-        arg = self._tensor_arg(node, node.args[0], values)
+    def _tensor_args(self, node: fx.Node, values: dict, count: int, refusal: str) -> list[fx.Node]:
+        """The ``count`` positional tensor arguments of ``node``; ``refusal`` if it has others."""
+        if len(node.args) != count or node.kwargs:
+            raise ValueError(refusal)
+        return [self._tensor_arg(node, arg, values) for arg in node.args]
+
+    def _call_module(self, node: fx.Node, values: dict, sources: dict) -> _Handled:
+        refusal = (
+            f"module {node.target!r} is called with {len(node.args)} arguments; NIR nodes take "
+            "one input"
+        )
+        (arg,) = self._tensor_args(node, values, 1, refusal)
         module = self.modules[node.target]
         if isinstance(module, _PASS_THROUGH):  # inference graph: Dropout is the identity
             return values[arg], sources[arg]
@@ -283,14 +289,9 @@ class _Exporter:
         )
         return out, self._add(self._key(preferred), nir_node, sources[arg])
 
-    def _add_node(
-        self, node: fx.Node, values: dict, sources: dict
-    ) -> tuple[torch.Tensor, list[str]]:
-        if len(node.args) != 2 or node.kwargs:
-            raise ValueError(
-                f"model operation {node.name!r}: only the sum of two tensors is exported"
-            )
-        a, b = (self._tensor_arg(node, arg, values) for arg in node.args)
+    def _add_node(self, node: fx.Node, values: dict, sources: dict) -> _Handled:
+        refusal = f"model operation {node.name!r}: only the sum of two tensors is exported"
+        a, b = self._tensor_args(node, values, 2, refusal)
         if set(sources[a]) & set(sources[b]):
             raise ValueError(
                 f"model operation {node.name!r} adds values that share a term ({sources[a]} and "
@@ -304,9 +305,7 @@ class _Exporter:
             node.op == "call_method" and node.target == "flatten"
         )
 
-    def _flatten_call(
-        self, node: fx.Node, values: dict, sources: dict
-    ) -> tuple[torch.Tensor, list[str]]:
+    def _flatten_call(self, node: fx.Node, values: dict, sources: dict) -> _Handled:
         arg = self._tensor_arg(node, node.args[0], values)
         extra = list(node.args[1:])
         start = node.kwargs.get("start_dim", extra[0] if extra else 0)
@@ -330,7 +329,7 @@ class _Exporter:
 def export(model: object, input_shape: object, dt: object) -> nir.NIRGraph:
     """Implementation of :func:`spikede.nir.to_nir` (arguments checked here first)."""
     shape = check_input_shape(input_shape)
-    step = check_dt(dt)
+    step = check_positive("dt", dt)
     base = _base_model(model)
     gm = symbolic_trace_leaf_neurons(base)
     return _Exporter(gm, shape, step).run()

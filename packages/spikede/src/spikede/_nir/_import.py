@@ -13,10 +13,11 @@ import numpy as np
 import torch
 from torch import fx, nn
 
+from spikede._checks import check_positive
 from spikede._hard_if import HardResetIFNeuron
 from spikede._li import LINeuron
 from spikede._neurons import HardResetLIFNeuron
-from spikede._nir._common import as_array, check_dt, uniform
+from spikede._nir._common import as_array, uniform
 
 # nir 1.0 defines Identity in nir.ir.graph without exporting it at the top level
 _PASS_THROUGH = tuple(
@@ -265,7 +266,7 @@ def build(graph: object, dt: object, dtype: object = None) -> fx.GraphModule:
     """Implementation of :func:`spikede.nir.from_nir` (arguments checked here first)."""
     if not isinstance(graph, nir.NIRGraph):
         raise TypeError(f"graph must be a nir.NIRGraph; got {type(graph).__name__}")
-    step = check_dt(dt)
+    step = check_positive("dt", dt)
     if dtype is None:
         dtype = torch.get_default_dtype()
     if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
