@@ -84,8 +84,9 @@ class SpikingJellyNet(nn.Module):
 
     def __init__(self, model: nn.Sequential) -> None:
         super().__init__()
-        from spikede import LIFNeuron
         from spikingjelly.activation_based import layer, neuron, surrogate
+
+        from spikede import LIFNeuron
 
         _lif_layers(model)
         mods: list[nn.Module] = []
@@ -172,7 +173,9 @@ class SnnTorchNet(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         import snntorch
 
-        mems = {i: m.init_leaky() for i, m in enumerate(self.layers) if isinstance(m, snntorch.Leaky)}
+        mems = {
+            i: m.init_leaky() for i, m in enumerate(self.layers) if isinstance(m, snntorch.Leaky)
+        }
         out = []
         for t in range(x.shape[0]):
             h = x[t]

@@ -79,7 +79,12 @@ from typing import Any
 import torch
 from torch import nn
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import peers
+
 HERE = Path(__file__).resolve().parent
+#: The fractional order of the fdeint cases (odeint integrates order 1 and ignores it).
+ALPHA = 0.5
 SLOW_CALL = 5.0  # seconds: longer calls are repeated at most twice
 
 # --------------------------------------------------------------------------- floor
@@ -106,8 +111,14 @@ def _lif(v: torch.Tensor, current: torch.Tensor, tau: float = 2.0) -> tuple[torc
     return u - s, s
 
 
-def floor_forward(layers: list[nn.Module], x: torch.Tensor) -> torch.Tensor:
-    """Plain discrete-time Euler LIF loop: ``layers`` alternate weights and LIF."""
+def floor_forward(
+    layers: list[nn.Module], x: torch.Tensor, record: dict[int, list] | None = None
+) -> torch.Tensor:
+    """Plain discrete-time Euler LIF loop: ``layers`` alternate weights and LIF.
+
+    With ``record``, the spikes of neuron layer ``i`` at every step are appended to
+    ``record[i]``.
+    """
     v: list[torch.Tensor | None] = [None] * len(layers)
     out = []
     for t in range(x.shape[0]):
@@ -118,6 +129,8 @@ def floor_forward(layers: list[nn.Module], x: torch.Tensor) -> torch.Tensor:
             else:
                 vi = v[i] if v[i] is not None else torch.zeros_like(h)
                 v[i], h = _lif(vi, h)
+                if record is not None:
+                    record.setdefault(i, []).append(h)
         out.append(h)
     return torch.stack(out)
 
@@ -186,10 +199,22 @@ class Case:
         return f"{self.workload}/T={self.T}/{self.label}"
 
 
-def build(case: Case, T: int | None = None) -> tuple[Callable[[], Any], Callable[[], Any]]:
-    """Return ``(forward, forward_backward)`` closures of a case (``T`` overrides its length)."""
-    T = case.T if T is None else T
-    torch.manual_seed(0)
+def _layer_rates(records: list[list[torch.Tensor]], T: int) -> list[float]:
+    """Firing rate of each neuron layer from its recorded spikes: the mean over the last
+    ``T`` recorded calls (one call per step, or one call of a whole multi-step sequence)."""
+    rates = []
+    for calls in records:
+        kept = calls[-T:]
+        count = sum(c.numel() for c in kept)
+        rates.append(float(sum(float(c.sum()) for c in kept) / count) if count else float("nan"))
+    return rates
+
+
+def _network(
+    case: Case, T: int
+) -> tuple[Callable[[], torch.Tensor], Callable[[], list[float]] | None]:
+    """``(run, rates)`` of a case: ``run()`` one call; ``rates()`` the firing rate of
+    every neuron layer over one call without gradients (``None`` for the solver)."""
     if case.workload == "solver":
         from spikede_solvers import fdeint
 
@@ -212,22 +237,75 @@ def build(case: Case, T: int | None = None) -> tuple[Callable[[], Any], Callable
                     lambda t, y: -y, y0, t, 0.5, case.method or "gl", options=case.options
                 )
 
-    else:
-        model = _w1_model() if case.workload == "w1" else _w2_model()
-        x = _input(case.workload, T)
-        if case.integrator == "floor":
-            layers = list(model)
+        return run, None
 
-            def run() -> torch.Tensor:
-                return floor_forward(layers, x)
+    model = _w1_model() if case.workload == "w1" else _w2_model()
+    x = _input(case.workload, T)
+    if case.integrator == "floor":
+        layers = list(model)
 
-        else:
-            from spikede import SNNWrapper
+        def run() -> torch.Tensor:
+            return floor_forward(layers, x)
 
-            net = SNNWrapper(model, integrator=case.integrator, alpha=0.5, method=case.method)
+        def rates() -> list[float]:
+            record: dict[int, list[torch.Tensor]] = {}
+            with torch.no_grad():
+                floor_forward(layers, x, record)
+            return _layer_rates([record[i] for i in sorted(record)], T)
 
-            def run() -> torch.Tensor:
-                return net(x, options=case.options or None)
+        return run, rates
+
+    if case.integrator in peers.PEERS:
+        net = peers.build_peer(case.integrator, model)
+
+        def run() -> torch.Tensor:
+            return net(x)
+
+        def rates() -> list[float]:
+            records, handles = peers.record_spikes(net)
+            try:
+                with torch.no_grad():
+                    net(x)
+            finally:
+                for handle in handles:
+                    handle.remove()
+            return _layer_rates(records, T)
+
+        return run, rates
+
+    from spikede import LIFNeuron, SNNWrapper
+
+    wrapper = SNNWrapper(model, integrator=case.integrator, alpha=ALPHA, method=case.method)
+
+    def run() -> torch.Tensor:
+        return wrapper(x, options=case.options or None)
+
+    def rates() -> list[float]:
+        # The neuron modules are called once per field evaluation as neuron(v, I, dt) ->
+        # (dv, spike); the last T evaluations are those of the T grid points.
+        neurons = [m for m in model if isinstance(m, LIFNeuron)]
+        records: list[list[torch.Tensor]] = [[] for _ in neurons]
+        handles = [
+            m.register_forward_hook(
+                lambda mod, inp, out, k=k: records[k].append(out[1].detach().clone())
+            )
+            for k, m in enumerate(neurons)
+        ]
+        try:
+            with torch.no_grad():
+                run()
+        finally:
+            for handle in handles:
+                handle.remove()
+        return _layer_rates(records, T)
+
+    return run, rates
+
+
+def build(case: Case, T: int | None = None) -> tuple[Callable[[], Any], Callable[[], Any]]:
+    """Return ``(forward, forward_backward)`` closures of a case (``T`` overrides its length)."""
+    torch.manual_seed(0)
+    run, _ = _network(case, case.T if T is None else T)
 
     def forward() -> Any:
         with torch.no_grad():
@@ -241,22 +319,54 @@ def build(case: Case, T: int | None = None) -> tuple[Callable[[], Any], Callable
     return forward, forward_backward
 
 
+def firing_rates(case: Case) -> list[float] | None:
+    """The firing rate of every neuron layer of ``case`` over one call (``None``: solver)."""
+    torch.manual_seed(0)
+    _, rates = _network(case, case.T)
+    return None if rates is None else rates()
+
+
+FLOORS = ("floor", "solver-floor")
 FLOOR_LABEL = "floor (Euler LIF loop)"
 SOLVER_FLOOR_LABEL = "floor (Euler loop)"
+
+#: The labels of the peer cases (``--cases`` matches labels case-insensitively).
+PEER_LABELS = {"spikingjelly": "SpikingJelly", "snntorch": "snnTorch"}
 
 #: A leaner fast history: 16 exponentials and 8 exact lags instead of 24 and 16 (error on
 #: W1 at T = 1000 in float64: membranes 5e-8 relative, no spike differs; soe_error.py).
 LEAN_SOE = {"history": "soe", "soe_terms": 16, "soe_window": 8}
 
 
-def cases_for(workloads: list[str], Ts: dict[str, list[int]], quick: bool) -> list[Case]:
-    """The case list: every workload with its floor first, then the solver variants."""
+def available_peers() -> tuple[list[str], list[str]]:
+    """``(names, notes)``: the installed peer libraries and a note for each missing one."""
+    names, notes = [], []
+    for name in peers.PEERS:
+        note = peers.missing(name)
+        if note is None:
+            names.append(name)
+        else:
+            notes.append(note)
+    return names, notes
+
+
+def cases_for(
+    workloads: list[str],
+    Ts: dict[str, list[int]],
+    quick: bool,
+    peer_names: list[str] | None = None,
+) -> list[Case]:
+    """The case list: every workload with its floor first, then the peers (the installed
+    ones of ``peer_names``, default all), then spikeDE; then the solver variants."""
+    peer_names = list(peers.PEERS) if peer_names is None else peer_names
     out: list[Case] = []
     for wl in ("w1", "w2"):
         if wl not in workloads:
             continue
         for T in Ts[wl]:
             out.append(Case(wl, T, FLOOR_LABEL))
+            for name in peer_names:
+                out.append(Case(wl, T, PEER_LABELS[name], name))
             out.append(Case(wl, T, "odeint euler", "odeint", "euler"))
             methods = ["gl"] if quick or T > 1000 else ["gl", "l1", "trap", "pred"]
             for m in methods:
@@ -380,9 +490,20 @@ def measure(case: Case, repeat: int, memory: bool) -> dict[str, Any]:
         "fwd_bwd_ratio": fb_ratio,
     }
     row["peak_mib"] = peak_memory_mib(fb) if memory else None
+    row["rates"] = firing_rates(case)
     row["max_rss_mib"] = _max_rss_mib()
     row["error"] = None
     return row
+
+
+def _version(module: str) -> str | None:
+    """The installed version of distribution ``module`` (``None`` if unknown)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(module)
+    except PackageNotFoundError:
+        return None
 
 
 def _max_rss_mib() -> float:
@@ -434,6 +555,7 @@ def measure_isolated(
             "fwd_bwd_s": None,
             "peak_mib": None,
             "max_rss_mib": None,
+            "rates": None,
             "error": result["error"],
         }
     return result
@@ -453,21 +575,36 @@ def add_ratios(rows: list[dict[str, Any]]) -> None:
             r[name] = r[key] / f[key] if ok else None
         if r["workload"] == "solver" and r["fwd_s"] is not None:
             r["fwd_us_per_step"] = 1e6 * r["fwd_s"] / r["T"]
+    # Ratios to SpikingJelly: quotients of the two paired ratios to the floor (each case
+    # and SpikingJelly were both timed against the same floor, pair by pair).
+    jelly = {(r["workload"], r["T"]): r for r in rows if r["integrator"] == "spikingjelly"}
+    for r in rows:
+        j = jelly.get((r["workload"], r["T"]))
+        for key in ("fwd", "fwd_bwd", "peak"):
+            mine, ref = r.get(f"{key}_ratio"), None if j is None else j.get(f"{key}_ratio")
+            r[f"{key}_vs_spikingjelly"] = mine / ref if mine is not None and ref else None
 
 
 def markdown(rows: list[dict[str, Any]]) -> str:
     def fmt(v: float | None, unit: str = "", scale: float = 1.0) -> str:
         return "–" if v is None else f"{scale * v:.3g}{unit}"
 
+    def rates(r: dict[str, Any]) -> str:
+        return "–" if not r.get("rates") else " / ".join(f"{v:.3f}" for v in r["rates"])
+
     lines = [
-        "| workload | T / N | case | fwd | fwd ratio | fwd+bwd | fwd+bwd ratio | peak MiB | memory ratio |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| workload | T / N | case | fwd | fwd ratio | fwd vs SJ | fwd+bwd | fwd+bwd ratio "
+        "| fwd+bwd vs SJ | peak MiB | memory ratio | memory vs SJ | firing rates |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         lines.append(
             f"| {r['workload']} | {r['T']} | {r['case']} | {fmt(r['fwd_s'], ' ms', 1e3)} | "
-            f"{fmt(r['fwd_ratio'], 'x')} | {fmt(r['fwd_bwd_s'], ' ms', 1e3)} | "
-            f"{fmt(r['fwd_bwd_ratio'], 'x')} | {fmt(r['peak_mib'])} | {fmt(r['peak_ratio'], 'x')} |"
+            f"{fmt(r['fwd_ratio'], 'x')} | {fmt(r.get('fwd_vs_spikingjelly'), 'x')} | "
+            f"{fmt(r['fwd_bwd_s'], ' ms', 1e3)} | {fmt(r['fwd_bwd_ratio'], 'x')} | "
+            f"{fmt(r.get('fwd_bwd_vs_spikingjelly'), 'x')} | {fmt(r['peak_mib'])} | "
+            f"{fmt(r['peak_ratio'], 'x')} | {fmt(r.get('peak_vs_spikingjelly'), 'x')} | "
+            f"{rates(r)} |"
         )
     failed = [r for r in rows if r.get("error")]
     if failed:
@@ -478,6 +615,39 @@ def markdown(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def _lengths(
+    p: argparse.ArgumentParser, spec: str, Ts: dict[str, list[int]]
+) -> dict[str, list[int]]:
+    """``--T``: plain lengths for every workload, ``WORKLOAD=LENGTH`` for one."""
+    plain: list[int] = []
+    per: dict[str, list[int]] = {}
+    for item in (i.strip() for i in spec.split(",")):
+        name, _, value = item.rpartition("=")
+        if name and name.strip() not in Ts:
+            p.error(f"--T: unknown workload {name.strip()!r} in {item!r}; use w1, w2, solver")
+        try:
+            length = int(value)
+        except ValueError:
+            p.error(f"--T takes integers or WORKLOAD=INTEGER entries; got {item!r}")
+        if length < 1:
+            p.error(f"--T lengths must be >= 1; got {item!r}")
+        (per.setdefault(name.strip(), []) if name else plain).append(length)
+    out = dict.fromkeys(Ts, plain) if plain else dict(Ts)
+    out.update(per)
+    return out
+
+
+def _select(p: argparse.ArgumentParser, cases: list[Case], spec: str) -> list[Case]:
+    """``--cases``: keep the floors and the cases whose label is listed."""
+    wanted = {c.strip().lower() for c in spec.split(",") if c.strip()}
+    known = {c.label.lower() for c in cases}
+    unknown = sorted(wanted - known)
+    if unknown:
+        labels = sorted({c.label for c in cases if c.integrator not in FLOORS})
+        p.error(f"--cases: unknown (or skipped) labels {unknown}; the labels are {labels}")
+    return [c for c in cases if c.integrator in FLOORS or c.label.lower() in wanted]
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="small subset for a CI smoke run")
@@ -486,7 +656,14 @@ def main(argv: list[str] | None = None) -> int:
         "--T",
         default=None,
         help="comma list of sequence lengths (steps N for the solver workload) for every "
-        "selected workload; default w1 50,200,1000,4000, w2 50,200, solver 1000,4000,16000",
+        "selected workload, or of WORKLOAD=LENGTH entries for one workload each (e.g. "
+        "w1=1000,w2=200); default w1 50,200,1000,4000, w2 50,200, solver 1000,4000,16000",
+    )
+    p.add_argument(
+        "--cases",
+        default=None,
+        help="comma list of case labels to run (case-insensitive, e.g. 'odeint euler,gl full,"
+        "gl soe,SpikingJelly,snnTorch'); each workload's floor always runs; default all",
     )
     p.add_argument("--repeat", type=int, default=3, help="timed calls per case (median)")
     p.add_argument("--threads", type=int, default=1, help="torch.set_num_threads")
@@ -525,18 +702,21 @@ def main(argv: list[str] | None = None) -> int:
     else:
         Ts = {"w1": [50, 200, 1000, 4000], "w2": [50, 200], "solver": [1000, 4000, 16000]}
     if args.T:
-        chosen = [int(v) for v in args.T.split(",")]
-        Ts = dict.fromkeys(Ts, chosen)
+        Ts = _lengths(p, args.T, Ts)
+    peer_names, notes = available_peers()
+    for note in notes:
+        print(f"note: {note}", file=sys.stderr, flush=True)
+    cases = cases_for(workloads, Ts, args.quick, peer_names)
+    if args.cases:
+        cases = _select(p, cases, args.cases)
     rows = []
     start = time.perf_counter()
-    for case in cases_for(workloads, Ts, args.quick):
+    for case in cases:
         probe = not args.no_memory and _probed(case, args.probe_long)
         if args.in_process:
             row = measure(case, args.repeat, probe)
         else:
-            row = measure_isolated(
-                case, args.repeat, probe, args.threads, args.mem_cap_gb
-            )
+            row = measure_isolated(case, args.repeat, probe, args.threads, args.mem_cap_gb)
         rows.append(row)
         if row["error"]:
             msg = f"FAILED: {row['error']}"
@@ -570,6 +750,11 @@ def main(argv: list[str] | None = None) -> int:
         "repeat": args.repeat,
         "isolation": "in-process" if args.in_process else "child process per case",
         "mem_cap_gib": None if args.in_process or not args.mem_cap_gb else args.mem_cap_gb,
+        "alpha": ALPHA,
+        "gains": GAINS,
+        "peers": {name: _version(name) for name in peer_names},
+        "skipped": notes,
+        "date": time.strftime("%Y-%m-%d"),
         "wall_s": time.perf_counter() - start,
     }
     out.write_text(json.dumps({"meta": meta, "rows": rows}, indent=2) + "\n", encoding="utf-8")
