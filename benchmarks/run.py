@@ -5,6 +5,8 @@ Usage (from the repository root)::
     hatch run bench:run                     # full suite (a few minutes on 2 cores)
     hatch run bench:run --quick             # small smoke subset (seconds)
     python benchmarks/run.py --workloads w1 --T 1000 --repeat 5
+    python benchmarks/run.py --workloads w1,w2 --T w1=1000,w2=200 \
+        --cases "odeint euler,gl full,gl soe,SpikingJelly,snnTorch"   # the peer table
 
 Workloads (issue 8):
 
@@ -18,6 +20,15 @@ hand-written discrete-time Euler LIF loop in PyTorch (charge ``u = v + (I - v)/t
 fire ``s = H(u - 1)`` with a sigmoid surrogate gradient, soft reset ``v = u - s``), or for
 the solver workload the explicit Euler loop ``y <- y - h y``. Figures are reported as
 ratios to the floor.
+
+The weight layers of W1 and W2 are PyTorch's default initialisation (seed 0) times a gain
+per layer (``GAINS``), so that every neuron layer fires (10-50% of the steps); each case's
+firing rate per layer is measured over one extra call and printed with its figures.
+
+Peers (``peers.py``): the same networks, same weights and inputs, in SpikingJelly
+(multi-step ``LIFNode``, equal to spikeDE's ``odeint``/``euler`` spike for spike) and in
+snnTorch (a ``Leaky`` loop). A peer that is not installed is skipped with a printed note.
+The column "vs SJ" divides each case's paired ratio to the floor by SpikingJelly's.
 
 Method:
 
