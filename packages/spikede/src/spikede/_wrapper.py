@@ -634,7 +634,7 @@ class SNNWrapper(nn.Module):
             record=None if plan is None else plan.calls,
             **model_kwargs,
         )
-        if plan is not None and self.compile:
+        if plan is not None and self.compile and not probe_silence:
             args = dataclasses.replace(args, ode=args.record.compiled_ode())
         if step_size is None and SOLVERS[run_method].uniform_only and x_time.shape[0] > 2:
             steps = x_time[1:] - x_time[:-1]
