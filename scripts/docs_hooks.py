@@ -15,12 +15,16 @@ The PyTorch names that appear in signatures and docstrings (``torch.Tensor``,
 links from PyTorch's ``objects.inv`` inventory, which has to be downloaded at build time;
 the build runs offline, so the hook registers the addresses of the few PyTorch names the
 site uses with autorefs instead (:data:`TORCH_PAGES`). Names not listed stay plain code.
+
+The changelog page includes each package's ``CHANGELOG.md`` at build time
+(:func:`include_changelogs`), so the site always shows the files as they are.
 """
 
 from __future__ import annotations
 
 import importlib.metadata
 import logging
+import re
 from pathlib import Path
 
 from mkdocs.config.defaults import MkDocsConfig
@@ -114,3 +118,49 @@ def on_files(files: Files, config: MkDocsConfig) -> Files:
         )
         log.debug("serving MathJax from %s", source)
     return files
+
+
+# --- changelogs -----------------------------------------------------------------------------
+
+ROOT = Path(__file__).resolve().parent.parent
+#: A line ``<!-- changelog: packages/<name>/CHANGELOG.md -->`` of a page is replaced by that
+#: file (path relative to the repository root), its headings one level lower, so that the
+#: site shows the changelogs as they are in the repository and never a stale copy.
+CHANGELOG_MARKER = re.compile(r"^<!-- changelog: (?P<path>\S+) -->[ \t]*$", re.MULTILINE)
+HEADING = re.compile(r"^(#{1,5}) ", re.MULTILINE)
+
+
+def include_changelogs(markdown: str, root: Path = ROOT) -> str:
+    """Replace every changelog marker of ``markdown`` by the file it names.
+
+    Raises:
+        PluginError: When a named file does not exist.
+    """
+
+    def include(match: re.Match[str]) -> str:
+        path = root / match["path"]
+        if not path.is_file():
+            raise PluginError(f"changelog marker names {match['path']!r}, which does not exist")
+        text = path.read_text(encoding="utf-8")
+        # Outside fenced code a Markdown heading starts a line with '#'; the changelogs
+        # have no code blocks, so every such line is a heading.
+        return HEADING.sub(lambda h: "#" + h[1] + " ", text).strip("\n")
+
+    return CHANGELOG_MARKER.sub(include, markdown)
+
+
+def changelog_paths(markdown: str, root: Path = ROOT) -> list[Path]:
+    """The files that the changelog markers of ``markdown`` name."""
+    return [root / m["path"] for m in CHANGELOG_MARKER.finditer(markdown)]
+
+
+def on_page_markdown(markdown: str, **kwargs: object) -> str:
+    """Include the packages' changelogs where a page asks for them."""
+    return include_changelogs(markdown)
+
+
+def on_serve(server, config: MkDocsConfig, builder):  # noqa: ANN001, ANN201
+    """Rebuild on `mkdocs serve` when a changelog changes."""
+    for changelog in sorted(ROOT.glob("packages/*/CHANGELOG.md")):
+        server.watch(str(changelog))
+    return server
