@@ -7,6 +7,7 @@ The rows below are the single source of truth for ``docs/reference/errors.md``:
 
 from __future__ import annotations
 
+import importlib
 import sys
 import warnings
 from collections.abc import Callable
@@ -349,19 +350,92 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|")
 
 
+# The page has one section per package, in dependency order. A row is filed under the
+# package that defines its entry point, found from the entry's name alone: new rows need
+# no extra field.
+PACKAGES = {
+    "spikede_interp": "spikede-interp",
+    "spikede_solvers": "spikede-solvers",
+    "spikede_fx": "spikede-fx",
+    "spikede": "spikede",
+}
+# Public modules whose ``__all__`` the API pages document, searched in this order.
+PUBLIC_MODULES = (*PACKAGES, "spikede.nir", "spikede.plot", "spikede.events")
+
+
+def api_target(entry: str) -> tuple[str, str]:
+    """Return ``(package, identifier)`` of a row's entry point, e.g. ``"SNNWrapper.forward"``.
+
+    ``package`` is the import name of the package that defines the object (a key of
+    :data:`PACKAGES`); ``identifier`` is the mkdocstrings anchor of its API entry: the
+    method when the class defines it, else the class (inherited methods, such as
+    ``nn.Module.load_state_dict``, have no entry of their own).
+    """
+    head, _, member = entry.partition(".")
+    found = []
+    for module_name in PUBLIC_MODULES:
+        module = importlib.import_module(module_name)
+        if head in getattr(module, "__all__", ()):
+            found.append((module_name, getattr(module, head)))
+    if not found:
+        raise LookupError(
+            f"row entry {entry!r}: {head!r} is in no public __all__ of {list(PUBLIC_MODULES)}"
+        )
+    defined_in = getattr(found[0][1], "__module__", found[0][0]).split(".")[0]
+    # the public module of the defining package (spikede_fx.BaseNeuron, not spikede.BaseNeuron)
+    module_name = next((m for m, _ in found if m.split(".")[0] == defined_in), found[0][0])
+    obj = dict(found)[module_name]
+    identifier = f"{module_name}.{head}"
+    if member and isinstance(obj, type) and member in vars(obj):
+        identifier += f".{member}"
+    return module_name.split(".")[0], identifier
+
+
 def render_row(row: Row) -> str:
-    """One markdown table line of the page."""
+    """One markdown table line of the page; the entry point links to its API entry."""
+    _, identifier = api_target(row.entry)
     return (
-        f"| `{row.entry}` | `{row.argument}` | {_cell(row.bad)} | `{row.error.__name__}` | "
-        f"`{_cell(row.fragment)}` |"
+        f"| [`{row.entry}`][{identifier}] | `{row.argument}` | {_cell(row.bad)} | "
+        f"`{row.error.__name__}` | `{_cell(row.fragment)}` |"
     )
+
+
+TABLE_HEAD = """| Entry point | Argument | Bad value | Exception | Message contains |
+|---|---|---|---|---|
+"""
+
+
+def render_page() -> str:
+    """The whole docs page: the notes, then one table per package, rows in ROWS order."""
+    by_package: dict[str, list[str]] = {name: [] for name in PACKAGES}
+    for row in ROWS:
+        by_package[api_target(row.entry)[0]].append(render_row(row))
+    sections = [
+        f"## {PACKAGES[name]}\n\n{TABLE_HEAD}" + "\n".join(lines) + "\n"
+        for name, lines in by_package.items()
+        if lines
+    ]
+    return HEADER + "\n".join(sections)
+
+
+def test_rows_are_filed_under_the_defining_package() -> None:
+    assert api_target("interpolate") == ("spikede_interp", "spikede_interp.interpolate")
+    assert api_target("fdeint") == ("spikede_solvers", "spikede_solvers.fdeint")
+    assert api_target("BaseNeuron") == ("spikede_fx", "spikede_fx.BaseNeuron")
+    assert api_target("SNNWrapper.forward") == ("spikede", "spikede.SNNWrapper.forward")
+    # inherited from nn.Module: no API entry of its own, the class is linked
+    assert api_target("SNNWrapper.load_state_dict")[1] in (
+        "spikede.SNNWrapper", "spikede.SNNWrapper.load_state_dict")
+    assert api_target("from_nir") == ("spikede", "spikede.nir.from_nir")
+    with pytest.raises(LookupError, match="no public __all__"):
+        api_target("_private_helper")
 
 
 HEADER = """# Bad input and the errors it raises
 
 spikeDE checks the arguments of every public entry point once, up front, and raises
 `ValueError` or `TypeError` naming the argument, the value given and what is accepted;
-nothing returns a silently wrong answer. Each line of the table below is one test in
+nothing returns a silently wrong answer. Each line of the tables below is one test in
 `tests/test_reliability_errors.py` (the page is generated from the same list, and a test
 fails when they drift apart): the call with that one bad argument raises that exception,
 and its message contains that fragment.
@@ -390,14 +464,10 @@ Notes on what is and is not rejected:
   ([writing your own neuron](../tutorials/neurons.md#writing-your-own-neuron)). A neuron
   of snnTorch, SpikingJelly, Norse or sinabs raises `TypeError` before tracing starts.
 
-| Entry point | Argument | Bad value | Exception | Message contains |
-|---|---|---|---|---|
+The tables are grouped by the package that raises; each entry point links to its API
+documentation.
+
 """
-
-
-def render_page() -> str:
-    """The whole docs page."""
-    return HEADER + "\n".join(render_row(r) for r in ROWS) + "\n"
 
 
 def test_docs_page_lists_every_row() -> None:
