@@ -25,10 +25,12 @@ from __future__ import annotations
 import importlib.metadata
 import logging
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 from mkdocs.config.defaults import MkDocsConfig
 from mkdocs.exceptions import PluginError
+from mkdocs.livereload import LiveReloadServer
 from mkdocs.structure.files import File, Files
 
 log = logging.getLogger("mkdocs.hooks.spikede_docs")
@@ -159,7 +161,7 @@ def on_page_markdown(markdown: str, **kwargs: object) -> str:
     return include_changelogs(markdown)
 
 
-def on_serve(server, config: MkDocsConfig, builder):  # noqa: ANN001, ANN201
+def on_serve(server: LiveReloadServer, config: MkDocsConfig, builder: Callable[[], None]) -> LiveReloadServer:
     """Rebuild on `mkdocs serve` when a changelog changes."""
     for changelog in sorted(ROOT.glob("packages/*/CHANGELOG.md")):
         server.watch(str(changelog))

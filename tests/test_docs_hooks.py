@@ -116,3 +116,43 @@ def test_api_pages_list_every_public_name(module_name: str, page: str) -> None:
     public = set(importlib.import_module(module_name).__all__)
     assert not public - listed, f"docs/api/{page} lacks {sorted(public - listed)}"
     assert not listed - public, f"docs/api/{page} lists non-public {sorted(listed - public)}"
+
+
+def test_changelog_markers_include_each_file_one_heading_level_down(
+    load_script: Callable[[str], ModuleType], tmp_path: Path
+) -> None:
+    hooks = load_script("docs_hooks")
+    (tmp_path / "CHANGELOG.md").write_text(
+        "# Changelog of pkg\n\nIntro.\n\n## 0.1.0\n\n- First.\n", encoding="utf-8"
+    )
+    page = "# Changelog\n\n<!-- changelog: CHANGELOG.md -->\n\nAfter.\n"
+    out = hooks.include_changelogs(page, root=tmp_path)
+    assert out == (
+        "# Changelog\n\n## Changelog of pkg\n\nIntro.\n\n### 0.1.0\n\n- First.\n\nAfter.\n"
+    )
+    with pytest.raises(PluginError, match="NOPE.md"):
+        hooks.include_changelogs("<!-- changelog: NOPE.md -->\n", root=tmp_path)
+
+
+def test_changelog_page_includes_every_package(
+    load_script: Callable[[str], ModuleType],
+) -> None:
+    hooks = load_script("docs_hooks")
+    root = SCRIPTS.parent
+    page = (root / "docs" / "reference" / "changelog.md").read_text(encoding="utf-8")
+    included = {p.resolve() for p in hooks.changelog_paths(page)}
+    assert included == {p.resolve() for p in root.glob("packages/*/CHANGELOG.md")}
+
+
+def test_citation_names_the_current_version() -> None:
+    import re
+
+    root = SCRIPTS.parent
+    about = (root / "packages" / "spikede" / "src" / "spikede" / "__about__.py").read_text()
+    version = re.search(r'__version__ = "([^"]+)"', about).group(1)
+    cff = (root / "CITATION.cff").read_text(encoding="utf-8")
+    assert f'\nversion: "{version}"\n' in cff
+    assert 'name: "The spikeDE developers"' in cff
+    references = (root / "docs" / "reference" / "references.md").read_text(encoding="utf-8")
+    assert f"version = {{{version}}}" in references
+    assert "author  = {{The spikeDE developers}}" in references

@@ -7,6 +7,11 @@ code raises fails its test, with the page and the block named.
 
 A ``text`` block titled ``Output`` right after a ``python`` block shows what that block
 prints; the test checks that the block prints exactly that (trailing spaces aside).
+
+The pages themselves hold no test scaffolding (no ``assert``). What a page claims beyond
+its printed output is checked here, in :data:`CHECKS`: a check runs right after the block
+of its page that contains its anchor text, on the namespace the page's code has built so
+far (later blocks may reuse names).
 """
 
 from __future__ import annotations
@@ -15,8 +20,10 @@ import contextlib
 import io
 import re
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 import pytest
@@ -70,6 +77,222 @@ class Tee(io.StringIO):
     def write(self, text: str) -> int:
         self.stream.write(text)
         return super().write(text)
+
+
+Namespace = dict[str, Any]
+#: page -> [(anchor text of one python block, check run right after that block)]
+CHECKS: dict[str, list[tuple[str, Callable[[Namespace], None]]]] = {}
+
+
+def after(page: str, anchor: str) -> Callable[[Callable[[Namespace], None]], Callable[[Namespace], None]]:
+    """Register a check of ``page`` to run after its python block containing ``anchor``."""
+
+    def register(check: Callable[[Namespace], None]) -> Callable[[Namespace], None]:
+        CHECKS.setdefault(page, []).append((anchor, check))
+        return check
+
+    return register
+
+
+# --- getting-started.md -----------------------------------------------------------------------
+
+
+@after("getting-started.md", "out = net(x)")
+def _(ns: Namespace) -> None:
+    assert ns["out"].shape == (8, 16, 2)
+
+
+@after("getting-started.md", "final = accuracy()")
+def _(ns: Namespace) -> None:
+    assert ns["final"] > 0.8
+
+
+# --- tutorials/neurons.md ---------------------------------------------------------------------
+
+
+@after("tutorials/neurons.md", "by_hand.append(s)")
+def _(ns: Namespace) -> None:
+    assert ns["spikes"].tolist() == ns["by_hand"]
+
+
+@after("tutorials/neurons.md", "get_surrogate(name, sharpness=2.0)")
+def _(ns: Namespace) -> None:
+    import torch
+
+    x = ns["x"]
+    for name in ("sigmoid", "arctan", "triangle", "gaussian"):
+        surrogate = ns["get_surrogate"](name, sharpness=2.0)
+        spikes = surrogate(x)
+        (grad,) = torch.autograd.grad(spikes.sum(), x)
+        # forward: exact spikes; backward: the pseudo-derivative h(x)
+        assert torch.equal(spikes.detach(), (x >= 0).to(x.dtype)), name
+        assert torch.allclose(grad, surrogate.derivative(x.detach())), name
+
+
+# --- tutorials/alpha.md -----------------------------------------------------------------------
+
+
+@after("tutorials/alpha.md", "net = SNNWrapper(network(), alpha=0.7)")
+def _(ns: Namespace) -> None:
+    assert len(ns["net"].get_per_layer_alpha()) == 3
+
+
+@after("tutorials/alpha.md", 'alpha=[0.4, 0.7, 1.0], alpha_mode="per_layer")')
+def _(ns: Namespace) -> None:
+    import torch
+
+    assert torch.allclose(ns["orders"], torch.tensor([0.4, 0.7, 1.0]))
+
+
+@after("tutorials/alpha.md", "record=True) as caught")
+def _(ns: Namespace) -> None:
+    assert ns["caught"], "an ambiguous flat list must warn"
+
+
+@after("tutorials/alpha.md", "before = [a.detach().clone()")
+def _(ns: Namespace) -> None:
+    import torch
+
+    before, after_ = ns["before"], ns["after"]
+    assert not torch.equal(before[0], after_[0].detach())  # learnable: moved
+    assert torch.equal(before[2], after_[2].detach())  # frozen: unchanged
+    assert all(((a > 0) & (a <= 1)).all() for a in after_)
+
+
+@after("tutorials/alpha.md", "fresh.load_state_dict(net.state_dict())")
+def _(ns: Namespace) -> None:
+    assert ns["same"] is True
+
+
+# --- tutorials/wrapper-and-fx.md --------------------------------------------------------------
+
+
+@after("tutorials/wrapper-and-fx.md", "func.get_post_neuron_module().code")
+def _(ns: Namespace) -> None:
+    assert ns["func"].neuron_count == 2 and ns["func"].boundary_count == 2
+
+
+@after("tutorials/wrapper-and-fx.md", "discrete = torch.stack(")
+def _(ns: Namespace) -> None:
+    import torch
+
+    assert torch.allclose(ns["by_hand"], ns["discrete"], atol=1e-6)
+
+
+@after("tutorials/wrapper-and-fx.md", "gl_frac = SNNWrapper(")
+def _(ns: Namespace) -> None:
+    import torch
+
+    assert torch.allclose(ns["euler"], ns["discrete"], atol=1e-5)
+    assert torch.allclose(ns["gl_one"], ns["discrete"], atol=1e-5)
+    assert not torch.allclose(ns["gl_frac"], ns["discrete"], atol=1e-2)
+
+
+# --- tutorials/event-camera.md ----------------------------------------------------------------
+
+
+@after("tutorials/event-camera.md", "events = saccade_events(image)")
+def _(ns: Namespace) -> None:
+    import numpy as np
+
+    assert (np.diff(ns["events"]["t"]) >= 0).all()  # sorted by time
+
+
+# --- tutorials/solvers.md ---------------------------------------------------------------------
+
+
+@after("tutorials/solvers.md", "closed_form = torch.exp(x * x)")
+def _(ns: Namespace) -> None:
+    import torch
+
+    z, ml = ns["z"], ns["mittag_leffler"]
+    assert torch.allclose(ml(0.5, z), ns["closed_form"], rtol=1e-10, atol=0)
+    assert torch.allclose(ml(1.0, z), torch.exp(z), rtol=1e-10, atol=0)
+
+
+@after("tutorials/solvers.md", "solutions = {}")
+def _(ns: Namespace) -> None:
+    assert set(ns["solutions"]) == {"gl", "l1", "trap", "pred"}
+    for method, y in ns["solutions"].items():
+        assert y.shape == (ns["t"].numel(),), method
+        assert (y - ns["exact"]).abs().max().item() < 5e-2, method
+
+
+@after("tutorials/solvers.md", "def final_error(")
+def _(ns: Namespace) -> None:
+    import math
+
+    for method, order in ns["expected"].items():
+        coarse, fine = ns["final_error"](method, 256), ns["final_error"](method, 512)
+        assert abs(math.log2(coarse / fine) - order) < 0.15, method
+
+
+@after("tutorials/solvers.md", "def max_error(")
+def _(ns: Namespace) -> None:
+    observed, alpha = ns["observed"], ns["alpha"]
+    assert abs(observed["l1", "uniform"] - alpha) < 0.15
+    assert abs(observed["l1", "graded"] - (2.0 - alpha)) < 0.15
+    assert abs(observed["trap", "graded"] - 2.0) < 0.15
+
+
+@after("tutorials/solvers.md", "target_alpha = 0.7")
+def _(ns: Namespace) -> None:
+    assert abs(ns["alpha_param"].item() - ns["target_alpha"]) < 0.05
+
+
+@after("tutorials/solvers.md", "def two_rates(")
+def _(ns: Namespace) -> None:
+    import torch
+
+    grid, ml = ns["grid"], ns["mittag_leffler"]
+    assert torch.allclose(ns["a"][:, 0], ml(0.5, -grid**0.5), atol=2e-2)
+    assert torch.allclose(ns["b"][:, 0], ml(0.9, -2.0 * grid**0.9), atol=2e-2)
+
+
+@after("tutorials/solvers.md", "y_one = fdeint(")
+def _(ns: Namespace) -> None:
+    import torch
+
+    assert torch.allclose(ns["y_one"], ns["y_gl"])
+
+
+@after("tutorials/solvers.md", "y_euler = odeint(")
+def _(ns: Namespace) -> None:
+    import math
+
+    import torch
+
+    assert torch.allclose(ns["y_euler"], ns["y_gl1"], rtol=1e-12, atol=1e-14)
+    assert abs(ns["y_rk4"][-1, 0].item() - math.exp(-5.0)) < 1e-7
+
+
+@after("tutorials/solvers.md", 'method="dopri5"')
+def _(ns: Namespace) -> None:
+    for rtol in (1e-4, 1e-6, 1e-8):
+        y = ns["odeint"](ns["forced"], ns["y_start"], ns["t_out"], method="dopri5",
+                         options={"rtol": rtol, "atol": rtol})
+        assert (y[:, 0] - ns["forced_exact"]).abs().max().item() < 30 * rtol, rtol
+
+
+def checks_of(page: str, code: str) -> list[Callable[[Namespace], None]]:
+    """The checks of ``page`` to run after its block ``code``."""
+    return [check for anchor, check in CHECKS.get(page, []) if anchor in code]
+
+
+def test_every_check_names_one_block_of_its_page() -> None:
+    for page, checks in CHECKS.items():
+        blocks = python_blocks(DOCS / page)
+        for anchor, _ in checks:
+            found = sum(anchor in code for code in blocks)
+            assert found == 1, f"{page}: anchor {anchor!r} is in {found} python blocks"
+
+
+def test_pages_hold_no_test_scaffolding() -> None:
+    for page in PAGES:
+        for number, code in enumerate(python_blocks(page), 1):
+            assert not re.search(r"^\s*assert\b|AssertionError", code, re.MULTILINE), (
+                f"{page.relative_to(DOCS)} [python block {number}]: move the check into CHECKS"
+            )
 
 
 def test_blocks_and_outputs_are_found() -> None:
@@ -129,6 +352,8 @@ def test_page_code_runs(
                 assert normalise(captured.getvalue()) == normalise(block.output), (
                     f"{where} prints something else than its Output block shows"
                 )
+            for check in checks_of(name, block.code):
+                check(namespace)
     finally:
         torch.set_num_threads(threads)
         plt.close("all")
