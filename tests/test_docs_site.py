@@ -37,6 +37,8 @@ PACKAGES = {
     "spikede_interp": "api/spikede-interp/index.html",
 }
 MATHJAX_SCRIPT = "javascripts/vendor/mathjax/tex-mml-svg.js"
+# a laptop-sized window: the layout shows the navigation and a content column of ~750 px
+WINDOW = (1280, 900)
 CHROMIUM_FLAGS = [
     "--headless",
     "--no-sandbox",
@@ -112,6 +114,10 @@ def test_every_page_of_the_nav_is_built(site: Path) -> None:
         "tutorials/memory-performance/index.html",
         "tutorials/digits/index.html",
         "tutorials/observability/index.html",
+        "guide/solvers/index.html",
+        "reference/errors/index.html",
+        "reference/references/index.html",
+        "reference/changelog/index.html",
         "api/spikede-plot/index.html",
         *PACKAGES.values(),
     ]:
@@ -220,6 +226,13 @@ class WebDriver:
     def get(self, url: str) -> None:
         self._call("POST", f"/session/{self.session}/url", {"url": url})
 
+    def set_window(self, width: int, height: int) -> None:
+        self._call(
+            "POST",
+            f"/session/{self.session}/window/rect",
+            {"width": width, "height": height},
+        )
+
     def run(self, script: str) -> object:
         return self._call(
             "POST",
@@ -296,6 +309,7 @@ def browser(server: str) -> Iterator[WebDriver]:
     try:
         wait_http(f"http://127.0.0.1:{port}/status")
         web = WebDriver(f"http://127.0.0.1:{port}", chromium, profile)
+        web.set_window(*WINDOW)
         try:
             yield web
         finally:
@@ -354,3 +368,86 @@ def test_browser_math_renders(browser: WebDriver, server: str) -> None:
         ".filter(e => !e.querySelector('mjx-container')).length}"
     )
     assert state == {"errors": 0, "raw": 0}, state
+
+
+# What one page looks like once loaded: its images, prose left as raw Markdown, and API
+# signatures wider than their box. Code, math and the search index are not prose.
+PAGE_REPORT = r"""
+const article = document.querySelector('article') || document.body;
+const prose = article.cloneNode(true);
+prose.querySelectorAll('pre, code, .highlight, .arithmatex, script, style')
+  .forEach(e => e.remove());
+const text = prose.textContent;
+const raw = [];
+for (const pattern of [/\*\*/g, /```/g, /\[[^\]\n]{1,80}\]\[[^\]\n]{0,80}\]/g]) {
+  for (const m of text.matchAll(pattern)) {
+    raw.push(text.slice(Math.max(0, m.index - 40), m.index + m[0].length + 40));
+  }
+}
+return {
+  title: document.title,
+  images: Array.from(article.querySelectorAll('img'))
+    .map(i => ({src: i.getAttribute('src'), width: i.naturalWidth})),
+  raw: raw,
+  clipped: Array.from(document.querySelectorAll('.doc-signature pre > code'))
+    .filter(c => c.scrollWidth > c.clientWidth + 1)
+    .map(c => c.textContent.trim().split('\n')[0].slice(0, 80)),
+};
+"""
+
+
+def site_pages(site: Path) -> list[str]:
+    """The address of every page of the built site, relative to its root."""
+    return sorted(
+        page.relative_to(site).as_posix().removesuffix("index.html")
+        for page in site.rglob("index.html")
+    )
+
+
+@pytest.fixture(scope="module")
+def rendered(browser: WebDriver, server: str, site: Path) -> dict[str, dict]:
+    """Load every page of the site once and report what it shows (:data:`PAGE_REPORT`)."""
+    reports = {}
+    for page in site_pages(site):
+        browser.get(server + page)
+        browser.wait_for(
+            "return document.readyState === 'complete' && "
+            "Array.from(document.images).every(i => i.complete)",
+            f"{page or 'the home page'} and its images to load",
+        )
+        reports[page] = browser.run(PAGE_REPORT)
+    return reports
+
+
+def test_browser_loads_every_page(rendered: dict[str, dict]) -> None:
+    for page in ["", "guide/solvers/", "reference/errors/", "reference/references/",
+                 "reference/changelog/", *[p.removesuffix("index.html") for p in PACKAGES.values()]]:
+        assert page in rendered, page
+    untitled = [page for page, report in rendered.items() if "spikeDE" not in report["title"]]
+    assert not untitled, untitled
+
+
+def test_browser_every_figure_loads(rendered: dict[str, dict]) -> None:
+    broken = {
+        page: [img["src"] for img in report["images"] if img["width"] == 0]
+        for page, report in rendered.items()
+    }
+    assert not {page: srcs for page, srcs in broken.items() if srcs}, broken
+    with_figures = [page for page, report in rendered.items() if report["images"]]
+    assert len(with_figures) >= 10, with_figures
+
+
+def test_browser_no_markdown_left_raw(rendered: dict[str, dict]) -> None:
+    raw = {page: report["raw"] for page, report in rendered.items() if report["raw"]}
+    assert not raw, f"Markdown left unrendered (bold, fences or reference links): {raw}"
+
+
+def test_browser_api_signatures_fit_their_box(rendered: dict[str, dict]) -> None:
+    signatures = 0
+    for module_name, page in PACKAGES.items():
+        report = rendered[page.removesuffix("index.html")]
+        assert not report["clipped"], f"{module_name}: signatures wider than the page: {report['clipped']}"
+    for page, report in rendered.items():
+        assert not report["clipped"], f"{page}: signatures wider than the page: {report['clipped']}"
+        signatures += page.startswith("api/")
+    assert signatures >= len(PACKAGES)
