@@ -370,14 +370,32 @@ def test_browser_math_renders(browser: WebDriver, server: str) -> None:
     assert state == {"errors": 0, "raw": 0}, state
 
 
-# What one page looks like once loaded: its images, prose left as raw Markdown, and API
-# signatures wider than their box. Code, math and the search index are not prose.
+# What one page looks like once loaded: its images, prose left as raw Markdown, code in
+# table cells broken inside a word, and API signatures wider than their box. Code and math
+# are not prose.
 PAGE_REPORT = r"""
 const article = document.querySelector('article') || document.body;
 const prose = article.cloneNode(true);
 prose.querySelectorAll('pre, code, .highlight, .arithmatex, script, style')
   .forEach(e => e.remove());
 const text = prose.textContent;
+// whether the line breaks of a code element fall between two word characters
+function breaksInsideAWord(code) {
+  const node = code.firstChild;
+  if (!node || node.nodeType !== Node.TEXT_NODE) return false;
+  const text = node.textContent, range = document.createRange();
+  let top = null;
+  for (let i = 0; i < text.length; i++) {
+    range.setStart(node, i);
+    range.setEnd(node, i + 1);
+    const now = range.getBoundingClientRect().top;
+    if (top !== null && now > top + 2 && /\w/.test(text[i - 1]) && /\w/.test(text[i])) {
+      return true;
+    }
+    top = now;
+  }
+  return false;
+}
 const raw = [];
 for (const pattern of [/\*\*/g, /```/g, /\[[^\]\n]{1,80}\]\[[^\]\n]{0,80}\]/g]) {
   for (const m of text.matchAll(pattern)) {
@@ -389,6 +407,8 @@ return {
   images: Array.from(article.querySelectorAll('img'))
     .map(i => ({src: i.getAttribute('src'), width: i.naturalWidth})),
   raw: raw,
+  broken: Array.from(article.querySelectorAll('td code'))
+    .filter(breaksInsideAWord).map(c => c.textContent),
   clipped: Array.from(document.querySelectorAll('.doc-signature pre > code'))
     .filter(c => c.scrollWidth > c.clientWidth + 1)
     .map(c => c.textContent.trim().split('\n')[0].slice(0, 80)),
@@ -440,6 +460,11 @@ def test_browser_every_figure_loads(rendered: dict[str, dict]) -> None:
 def test_browser_no_markdown_left_raw(rendered: dict[str, dict]) -> None:
     raw = {page: report["raw"] for page, report in rendered.items() if report["raw"]}
     assert not raw, f"Markdown left unrendered (bold, fences or reference links): {raw}"
+
+
+def test_browser_names_in_tables_stay_whole(rendered: dict[str, dict]) -> None:
+    broken = {page: report["broken"] for page, report in rendered.items() if report["broken"]}
+    assert not broken, f"code in table cells broken inside a word: {broken}"
 
 
 def test_browser_api_signatures_fit_their_box(rendered: dict[str, dict]) -> None:
