@@ -159,3 +159,25 @@ def test_observability_figure_is_drawn_by_the_tutorial_code(
     assert image.shape[0] > 400 and image.shape[1] > 800
     assert image[..., :3].std() > 0.05
     assert (SCRIPTS.parent / "docs" / "assets" / "observability.png").is_file()
+
+
+@pytest.mark.slow
+def test_solver_guide_shows_what_its_script_measures(
+    load_script: Callable[[str], ModuleType], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Every table row of ``scripts/docs_solver_orders.py`` is on the solver guide as printed."""
+    import torch
+
+    orders = load_script("docs_solver_orders")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        orders.order_table()
+        orders.history_table()
+    finally:
+        torch.set_num_threads(threads)
+    rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| `")]
+    page = (SCRIPTS.parent / "docs" / "guide" / "solvers.md").read_text(encoding="utf-8")
+    assert len(rows) == 5 + 5 + 7
+    missing = [row for row in rows if row not in page]
+    assert not missing, "rerun scripts/docs_solver_orders.py and update docs/guide/solvers.md"
