@@ -326,6 +326,33 @@ def bump(root: Path, name: str, part: str, date: str | None = None) -> list[str]
         )
     _release_changelog(_changelog_path(pkg), new, date, f"Release {new}.")
     changes.append(f"{pkg.name}: CHANGELOG.md section '## {new} - {date}'")
+    if pkg.key == _CITED:
+        changes.extend(_update_citation(root, new, date))
+    return changes
+
+
+#: The package whose version the citation (CITATION.cff, the references page) names.
+_CITED = "spikede"
+_CITATIONS = (
+    ("CITATION.cff", re.compile(r'^(version: ")[^"]*(")', re.M), re.compile(r'^(date-released: ")[^"]*(")', re.M)),
+    ("docs/reference/references.md", re.compile(r"^(  version = \{)[^}]*(\},)", re.M), None),
+)
+
+
+def _update_citation(root: Path, version: Version, date: str) -> list[str]:
+    """Point the citation files at the new release of the umbrella package."""
+    changes = []
+    for name, version_line, date_line in _CITATIONS:
+        path = root / name
+        if not path.exists():
+            continue
+        text, n = version_line.subn(rf"\g<1>{version}\g<2>", path.read_text(encoding="utf-8"))
+        if n != 1:
+            raise ReleaseError(f"{name}: expected one citation version line, found {n}")
+        if date_line is not None:
+            text = date_line.sub(rf"\g<1>{date}\g<2>", text)
+        path.write_text(text, encoding="utf-8")
+        changes.append(f"{name}: citation version {version}")
     return changes
 
 

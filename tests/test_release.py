@@ -391,3 +391,17 @@ def test_bumped_workspace_environment_can_be_created(repo, tmp_path):
     assert version == "0.2.0"
     # The workspace installs the members editable: the import comes from the copy's src/.
     assert Path(location).resolve().is_relative_to((repo / "packages").resolve())
+
+
+def test_umbrella_bump_moves_the_citation(repo):
+    """A release of spikede points CITATION.cff and the references page's BibTeX at it."""
+    (repo / "docs" / "reference").mkdir(parents=True)
+    for name in ("CITATION.cff", "docs/reference/references.md"):
+        shutil.copy2(REPO / name, repo / name)
+    _bump(repo, "spikede", "minor")
+    cff = (repo / "CITATION.cff").read_text()
+    assert '\nversion: "0.2.0"\n' in cff and f'\ndate-released: "{DATE}"\n' in cff
+    assert "  version = {0.2.0}," in (repo / "docs/reference/references.md").read_text()
+    # A leaf's release leaves the citation alone.
+    _bump(repo, "spikede-interp", "patch")
+    assert '\nversion: "0.2.0"\n' in (repo / "CITATION.cff").read_text()
