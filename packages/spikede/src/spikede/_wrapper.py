@@ -692,9 +692,10 @@ class SNNWrapper(nn.Module):
         warnings.warn(
             f"neuron layer(s) {', '.join(details)} emitted no spike in this training call, so "
             "no surrogate gradient flows through their spikes' values and the loss may not "
-            "move. Time constants and thresholds count in units of x_time: with x_time "
-            "spanning [0, 1] and tau = 2 a neuron charges to only a fraction of its input. "
-            "Scale x_time, tau or the input (warned once per wrapper).",
+            f"move. Time constants and thresholds count in units of x_time (here "
+            f"[{float(grid[0]):.4g}, {float(grid[-1]):.4g}]): a neuron with tau much longer "
+            "than that span, or whose input stays below threshold, never fires. Scale x_time, "
+            "tau or the input (warned once per wrapper).",
             RuntimeWarning,
             stacklevel=3,
         )
