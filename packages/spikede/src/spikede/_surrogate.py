@@ -186,7 +186,8 @@ class Surrogate(nn.Module):
             spikes = torch.ge(u, threshold).to(u.dtype)
         else:  # the comparison written as floats directly: one kernel, not two
             spikes = torch.ge(u, threshold, out=torch.empty_like(u))
-        if not (u.requires_grad and torch.is_grad_enabled()):
+        needs_grad = u.requires_grad or (isinstance(threshold, torch.Tensor) and threshold.requires_grad)
+        if not (needs_grad and torch.is_grad_enabled()):
             return spikes
         relaxed = self._relaxed_above(u, threshold)
         return relaxed - relaxed.detach() + spikes
