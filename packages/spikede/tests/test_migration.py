@@ -46,13 +46,13 @@ def test_spikeDE_reexports_the_same_objects():
 
 
 def test_spikeDE_submodules_are_the_same_modules():
-    import spikede_fx
-
     import spikeDE.neuron
     import spikeDE.plot
     from spikeDE.layer import ClassificationHead
     from spikeDE.neuron import BaseNeuron
     from spikeDE.odefunc import ODEFuncFromFX
+
+    import spikede_fx
 
     assert spikeDE.plot is spikede.plot and spikeDE.neuron is spikede
     assert BaseNeuron is spikede.BaseNeuron and ClassificationHead is spikede.ClassificationHead
