@@ -267,7 +267,8 @@ def wrapper_arguments(integrator: object, alpha: object, options: object) -> tup
     _warn(
         f"SNNWrapper: integrator={integrator!r} is integrator={new!r}, options={{'checkpoint': True}} in "
         "spikede: the memory-lean backward recomputes the network per step instead of storing it "
-        "(exact gradients, unlike an adjoint solve)"
+        "(exact gradients, unlike an adjoint solve); the output has one row per time step, where the "
+        "reference's adjoint path returned one row, the head of the spikes the solver accumulated"
     )
     return new, opts
 
