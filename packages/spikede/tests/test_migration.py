@@ -299,3 +299,10 @@ def test_a_failure_that_is_not_a_shape_error_is_left_alone():
     model = nn.Sequential(nn.Linear(3, 3), LIFNeuron(), nn.Embedding(4, 2))
     with pytest.raises(RuntimeError, match="indices"):
         SNNWrapper(model)(torch.rand(4, 2, 3))
+
+
+def test_spikeDE_module_doctest():
+    import doctest
+
+    spikeDE = importlib.import_module("spikeDE")
+    assert doctest.testmod(spikeDE).failed == 0
