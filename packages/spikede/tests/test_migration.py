@@ -146,7 +146,7 @@ def _run(neuron: nn.Module, current: torch.Tensor) -> tuple[torch.Tensor, torch.
     ],
 )
 def test_old_spelling_equals_new_spelling(old, new):
-    with pytest.warns(DeprecationWarning, match="the reference spikeDE's name"):
+    with pytest.warns(DeprecationWarning, match="the reference spikeDE's spelling"):
         a = old()
     with warnings.catch_warnings():
         warnings.simplefilter("error")
@@ -227,6 +227,24 @@ def test_adjoint_integrators_are_the_checkpointed_backward(old, new, kw):
     out_b.square().sum().backward()
     for pa, pb in zip(a.parameters(), b.parameters()):
         torch.testing.assert_close(pa.grad, pb.grad)
+
+
+def test_full_history_memory_minus_one_is_leaving_memory_out():
+    x = 4.0 * torch.rand(12, 3, 6, generator=torch.Generator().manual_seed(4))
+    plain = SNNWrapper(_model(), alpha=0.6)
+    expected, rec = plain(x, record=True)
+    assert 0.05 < rec.firing_rates()["1"] < 0.95
+    message = "options['memory']=-1 (full history) is leaving 'memory' out in spikede"
+    with pytest.warns(DeprecationWarning, match=re.escape(message)):
+        built = SNNWrapper(_model(), alpha=0.6, options={"memory": -1})
+    assert built.options == {}
+    torch.testing.assert_close(built(x), expected, rtol=0, atol=0)
+    with pytest.warns(DeprecationWarning, match=re.escape(message)) as caught:
+        per_call = plain(x, options={"memory": -1})  # through nn.Module.__call__
+    assert caught[0].filename == __file__
+    torch.testing.assert_close(per_call, expected, rtol=0, atol=0)
+    with pytest.raises(ValueError, match=re.escape("options['memory'] must be an int >= 1")):
+        SNNWrapper(_model(), options={"memory": -2})
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,6 @@ and what to use instead. The user guide's migration page lists the same table.
 from __future__ import annotations
 
 import math
-import os
 import sys
 import warnings
 from collections.abc import Mapping
@@ -19,7 +18,7 @@ from typing import Any
 
 import torch
 
-__all__ = ["REMOVED_NAMES", "check_forward_method", "neuron_arguments", "wrapper_arguments"]
+__all__ = ["REMOVED_NAMES", "forward_arguments", "neuron_arguments", "wrapper_arguments"]
 
 #: Top-level names of the reference that spikede does not have, and what replaces them.
 REMOVED_NAMES = {
@@ -89,15 +88,17 @@ _NO_INTEGRATOR = {
 }
 
 
-_HERE = os.path.dirname(os.path.abspath(__file__)) + os.sep
+#: Frames of these packages are skipped: the warning points at the user's line.
+_LIBRARIES = frozenset({"spikede", "spikede_fx", "spikede_solvers", "spikede_interp", "torch"})
 
 
 def _warn(message: str) -> None:
-    """A DeprecationWarning attributed to the first caller outside spikede (the user's line)."""
+    """A DeprecationWarning attributed to the first caller outside spikede and torch
+    (the user's line, also through ``nn.Module.__call__``)."""
     level, frame = 2, sys._getframe(1)  # stacklevel 2 is the caller of _warn
-    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(_HERE):
+    while frame is not None and frame.f_globals.get("__name__", "").split(".")[0] in _LIBRARIES:
         level, frame = level + 1, frame.f_back
-    message += " (the reference spikeDE's name; see the migration guide)"
+    message += " (the reference spikeDE's spelling; see the migration guide)"
     warnings.warn(message, DeprecationWarning, stacklevel=level)
 
 
@@ -224,12 +225,24 @@ def neuron_arguments(
     return surrogate, sharpness, tau, learn_tau
 
 
+def _options(options: object, name: str) -> object:
+    """``options`` without the reference's ``memory=-1`` (full history: spikede's default)."""
+    if not (isinstance(options, Mapping) and "memory" in options):
+        return options
+    memory = options["memory"]
+    if isinstance(memory, bool) or not isinstance(memory, int) or memory != -1:
+        return options
+    _warn(f"{name}['memory']=-1 (full history) is leaving 'memory' out in spikede")
+    return {k: v for k, v in options.items() if k != "memory"}
+
+
 def wrapper_arguments(integrator: object, alpha: object, options: object) -> tuple[object, object]:
     """Translate ``SNNWrapper``'s reference-only integrators; refuse the reference's argument order.
 
     ``integrator='odeint_adjoint'`` / ``'fdeint_adjoint'`` become ``'odeint'`` / ``'fdeint'``
     with ``options={'checkpoint': True}`` (spikede's memory-lean backward: the network is
-    recomputed in backward instead of kept), with a ``DeprecationWarning``.
+    recomputed in backward instead of kept), and ``options={'memory': -1}`` (the reference's
+    full history) loses the key, each with a ``DeprecationWarning``.
 
     Returns:
         ``(integrator, options)``.
@@ -251,6 +264,7 @@ def wrapper_arguments(integrator: object, alpha: object, options: object) -> tup
             f"membrane) has no spikede counterpart; use {_NO_INTEGRATOR[integrator]}, which on unit "
             "steps is the discrete-time loop of spikede's neurons"
         )
+    options = _options(options, "options")
     if not (isinstance(integrator, str) and integrator in _WRAPPER_INTEGRATORS):
         return integrator, options
     new = _WRAPPER_INTEGRATORS[integrator]
@@ -273,8 +287,12 @@ def wrapper_arguments(integrator: object, alpha: object, options: object) -> tup
     return new, opts
 
 
-def check_forward_method(method: object) -> None:
-    """Refuse a tensor ``method`` with the reason: the reference's ``forward(x, x_time, output_time, ...)``.
+def forward_arguments(method: object, options: object) -> object:
+    """``forward``'s ``options`` with the reference's ``memory=-1`` translated; a tensor
+    ``method`` refused with the reason (the reference's ``forward(x, x_time, output_time)``).
+
+    Returns:
+        ``options``.
 
     Raises:
         TypeError: If ``method`` is a tensor.
@@ -285,3 +303,4 @@ def check_forward_method(method: object) -> None:
             "output_time, spikede's is method; pass output_time= by keyword (the reference ignored "
             "it; spikede returns one output row per output_time)"
         )
+    return _options(options, "options")

@@ -587,7 +587,7 @@ class SNNWrapper(nn.Module):
         probe_silence = self.training and not self._silence_checked and plan is None
         if probe_silence:
             plan = plan_recording(self._odefunc.neuron_names, True)
-        _compat.check_forward_method(method)  # the reference's forward(x, x_time, output_time)
+        options = _compat.forward_arguments(method, options)  # the reference's forms
         method = _check_method(self.integrator, method)
         run_method = self._default_method(method)
         opts = dict(self.options)
