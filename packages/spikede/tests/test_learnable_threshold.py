@@ -239,3 +239,20 @@ def test_training_moves_the_threshold_and_the_state_dict_round_trips():
         torch.testing.assert_close(fresh(x), snn(x), rtol=0, atol=0)
     copied = copy.deepcopy(snn)
     assert copied.model[1].threshold is not model[1].threshold
+
+
+def test_a_frozen_parameter_changed_in_place_is_read_at_every_call():
+    theta = nn.Parameter(torch.tensor(1.0), requires_grad=False)
+    neuron = LIFNeuron(threshold=theta, sharpness=K)
+    v = torch.zeros(N)
+    current = torch.linspace(0.5, 3.5, N, requires_grad=True)
+    for value in (1.0, 0.6):
+        with torch.no_grad():
+            theta.fill_(value)
+        current.grad = None
+        _, s = neuron(v, current, 1.0)
+        s.sum().backward()
+        u = (current.detach() - v) / TAU  # v = 0: u = I / tau
+        z = torch.sigmoid(4.0 * K * (u - value))
+        torch.testing.assert_close(s.detach(), (u >= value).float())
+        torch.testing.assert_close(current.grad, 4.0 * K * z * (1 - z) / TAU)
