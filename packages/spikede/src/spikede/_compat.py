@@ -52,8 +52,8 @@ _SURROGATES = {
 _NO_SURROGATE = {
     "piecewise_linear_surrogate": (
         "its pseudo-derivative is a rectangle (1/(2 s) on |x| <= s), which no spikede "
-        "surrogate equals; the closest is surrogate='triangle' (a triangle, same area), or "
-        "write a Surrogate subclass with that rectangle"
+        "surrogate equals; write a Surrogate subclass with that rectangle, or use "
+        "surrogate='triangle', sharpness=1/s (a triangle on the same support |x| < s)"
     ),
 }
 _DEFAULT_SURROGATE = ("arctan_surrogate", 5.0)  # the reference neurons' defaults
@@ -125,6 +125,8 @@ def _surrogate(neuron: str, given: dict[str, object], surrogate: Any, sharpness:
             "give either the reference's names or surrogate=/sharpness=, not both"
         )
     name = _DEFAULT_SURROGATE[0] if opt is None else opt
+    if not isinstance(name, str):
+        raise TypeError(f"{neuron}: surrogate_opt must be a name (a string); got {name!r}")
     if name in _NO_SURROGATE:
         raise ValueError(f"{neuron}: surrogate_opt={name!r} has no exact spikede conversion: {_NO_SURROGATE[name]}")
     if name not in _SURROGATES:
