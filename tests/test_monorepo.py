@@ -35,6 +35,10 @@ except ModuleNotFoundError:  # Python 3.10
 REPO = Path(__file__).resolve().parents[1]
 FOLDERS = ["spikede-interp", "spikede-solvers", "spikede-fx", "spikede"]
 IMPORT_NAME = {folder: folder.replace("-", "_") for folder in FOLDERS}
+# One-file modules a package ships next to its import package (src/<name>): the umbrella's
+# `spikeDE` import name, a module file so that it cannot collide with `spikede/` on a
+# case-insensitive file system.
+EXTRA_MODULES = {folder: [] for folder in FOLDERS} | {"spikede": ["spikeDE.py"]}
 SIBLINGS = {canonicalize_name(f) for f in FOLDERS}
 # What each package may depend on at run time (issue 2): nothing more, nothing less.
 EXPECTED_DEPENDENCIES = {
@@ -183,8 +187,10 @@ def test_index_metadata(folder):
 def _third_party_imports(folder: str) -> dict[str, set[str]]:
     """Top-level module name -> files importing it, over the package's src/ (absolute imports)."""
     own = IMPORT_NAME[folder]
+    src = REPO / "packages" / folder / "src"
     found: dict[str, set[str]] = {}
-    for path in sorted((REPO / "packages" / folder / "src" / own).rglob("*.py")):
+    paths = sorted((src / own).rglob("*.py")) + [src / m for m in EXTRA_MODULES[folder]]
+    for path in paths:
         tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
         for node in ast.walk(tree):
             if isinstance(node, ast.Import):
@@ -347,7 +353,9 @@ def test_wheel_holds_only_its_own_modules(builds, folder):
         assert wheel.name == f"{imp}-{version}-py3-none-any.whl"
         names = _wheel_names(wheel)
         dist_info = f"{imp}-{version}.dist-info/"
-        strays = [n for n in names if not n.startswith((f"{imp}/", dist_info))]
+        extra = EXTRA_MODULES[folder]
+        strays = [n for n in names if not n.startswith((f"{imp}/", dist_info)) and n not in extra]
+        assert set(extra) <= set(names), f"{wheel.name} lacks {extra}"
         assert not strays, (
             f"{wheel.name} ships files outside {imp}/ and its dist-info: {strays}"
         )
@@ -407,8 +415,12 @@ def test_sdist_is_self_contained(builds, folder):
         f"src/{imp}/__init__.py",
     ):
         assert required in names, f"{folder} sdist lacks {required}"
+    extra = [f"src/{m}" for m in EXTRA_MODULES[folder]]
+    assert set(extra) <= set(names), f"{folder} sdist lacks {extra}"
     others = [
-        n for n in names if n.startswith("src/") and not n.startswith(f"src/{imp}/")
+        n
+        for n in names
+        if n.startswith("src/") and not n.startswith(f"src/{imp}/") and n not in extra
     ]
     assert not others, f"{folder} sdist ships other packages' sources: {others}"
 

@@ -264,6 +264,9 @@ ROWS: list[Row] = [
     R("SNNWrapper", "base", "forward stores spikes in `self.prev` for the next step", lambda: SNNWrapper(_Feedback()), ValueError, "writes state on the model"),
     R("SNNWrapper", "base", "snnTorch-style `Leaky` neuron (not a BaseNeuron)", lambda: SNNWrapper(_host(_Leaky())), TypeError, "is a spiking neuron from snntorch"),
     R("SNNWrapper", "integrator", "`'sde'`", lambda: _wrapper(integrator="sde"), ValueError, "integrator must be one of"),
+    R("SNNWrapper", "integrator", "`'fdeint_mem'` (reference name)", lambda: _wrapper(integrator="fdeint_mem"), ValueError, "has no spikede counterpart; use integrator='odeint' with method='euler'"),
+    R("SNNWrapper", "options", "`{'checkpoint': False}` with `integrator='odeint_adjoint'`", lambda: _wrapper(integrator="odeint_adjoint", options={"checkpoint": False}), ValueError, "means integrator='odeint' with options['checkpoint']=True"),
+    R("SNNWrapper", "alpha", "`'linear'` (the reference's third positional argument)", lambda: SNNWrapper(_mlp(), "fdeint", "linear", 0.5), TypeError, "was interpolation_method, spikede's is alpha"),
     R("SNNWrapper", "method", "`'rk4'` with `integrator='fdeint'`", lambda: _wrapper(method="rk4"), ValueError, "belongs to integrator 'odeint'"),
     R("SNNWrapper", "method", "`'bogus'`", lambda: _wrapper(method="bogus"), ValueError, "is not a method of integrator 'fdeint'"),
     R("SNNWrapper", "alpha", "`0.0`", lambda: _wrapper(alpha=0.0), ValueError, "must lie in (0, 1]"),
@@ -292,7 +295,9 @@ ROWS: list[Row] = [
     R("SNNWrapper.forward", "x", "T = 1", lambda: _wrapper()(torch.rand(1, 2, 3)), ValueError, "at least 2 time steps"),
     R("SNNWrapper.forward", "x", "NaN entry", lambda: _wrapper()(_with_nan(torch.rand(5, 2, 3))), ValueError, "x contains NaN or infinite values"),
     R("SNNWrapper.forward", "x", "float64 on a float32 model", lambda: _wrapper()(torch.rand(5, 2, 3, dtype=torch.float64)), TypeError, "convert with x.to(torch.float32)"),
-    R("SNNWrapper.forward", "x", "wrong feature size (4 for Linear(3, ...))", lambda: _wrapper()(torch.rand(5, 2, 4)), RuntimeError, "shapes cannot be multiplied"),
+    R("SNNWrapper.forward", "x", "wrong feature size (4 for Linear(3, ...))", lambda: _wrapper()(torch.rand(5, 2, 4)), ValueError, "layer '0' (Linear(in_features=3, out_features=4, bias=True)) received an input of shape (2, 4) (batch first) but expects [..., 3]"),
+    R("SNNWrapper.forward", "x", "Conv2d output into a Linear without flattening", lambda: SNNWrapper(nn.Sequential(nn.Conv2d(1, 2, 3), LIFNeuron(), nn.Linear(2, 3)))(torch.rand(4, 2, 1, 6, 6)), ValueError, "add nn.Flatten() (or x.flatten(1)) before this Linear"),
+    R("SNNWrapper.forward", "method", "a tensor (the reference's third argument, `output_time`)", lambda: _wrapper()(torch.rand(5, 2, 3), T5, T5), TypeError, "the third positional argument of the reference's forward was output_time"),
     R("SNNWrapper.forward", "x_time", "length 4 for T = 5", lambda: _wrapper()(torch.rand(5, 2, 3), T5[:4]), ValueError, "x_time must have shape [T] = [5]"),
     R("SNNWrapper.forward", "x_time", "integer times", lambda: _wrapper()(torch.rand(5, 2, 3), torch.arange(5)), TypeError, "x_time must be a floating-point tensor"),
     R("SNNWrapper.forward", "x_time", "non-monotone", lambda: _wrapper()(torch.rand(5, 2, 3), T5.flip(0)), ValueError, "x_time must be strictly increasing"),
@@ -312,6 +317,18 @@ ROWS: list[Row] = [
     R("LIFNeuron", "sharpness", "`0.0`", lambda: LIFNeuron(sharpness=0.0), ValueError, "sharpness must be a finite number > 0"),
     R("LIFNeuron", "learn_tau", "`1`", lambda: LIFNeuron(learn_tau=1), TypeError, "learn_tau must be True or False"),
     R("LIFNeuron", "detach_reset", "`'no'`", lambda: LIFNeuron(detach_reset="no"), TypeError, "detach_reset must be True or False"),
+    R("LIFNeuron", "threshold", "a plain tensor", lambda: LIFNeuron(threshold=torch.tensor(1.0)), TypeError, "pass float(threshold), nn.Parameter(threshold) or learn_threshold=True"),
+    R("LIFNeuron", "learn_threshold", "`1`", lambda: LIFNeuron(learn_threshold=1), TypeError, "learn_threshold must be True or False"),
+    R("LIFNeuron", "surrogate_opt", "`'piecewise_linear_surrogate'` (reference name)", lambda: LIFNeuron(surrogate_opt="piecewise_linear_surrogate"), ValueError, "has no exact spikede conversion"),
+    R("LIFNeuron", "surrogate_opt", "`'relu'` (reference name)", lambda: LIFNeuron(surrogate_opt="relu"), ValueError, "is not a surrogate of the reference"),
+    R("LIFNeuron", "surrogate_grad_scale", "`0.0` (reference name)", lambda: LIFNeuron(surrogate_grad_scale=0.0), ValueError, "surrogate_grad_scale must be a finite number > 0"),
+    R("LIFNeuron", "surrogate_grad_scale", "with `sharpness=2.0` too", lambda: LIFNeuron(sharpness=2.0, surrogate_grad_scale=5.0), ValueError, "give either the reference's names or surrogate=/sharpness=, not both"),
+    R("LIFNeuron", "tau_learnable", "with `learn_tau=True` too", lambda: LIFNeuron(learn_tau=True, tau_learnable=True), ValueError, "give only learn_tau"),
+    R("LIFNeuron", "surrogate", "`0.3` (the reference's third positional argument)", lambda: LIFNeuron(2.0, 1.0, 0.3), TypeError, "was surrogate_grad_scale, spikede's is surrogate"),
+    R("LIFNeuron", "(keyword)", "`spam=1`", lambda: LIFNeuron(spam=1), TypeError, "unexpected keyword argument 'spam'"),
+    R("IFNeuron", "tau", "`0.5` (reference argument)", lambda: IFNeuron(tau=0.5), TypeError, "IFNeuron has no time constant in spikede"),
+    R("HardResetLIFNeuron", "reset_strength", "`50.0` (reference argument)", lambda: HardResetLIFNeuron(reset_strength=50.0), TypeError, "reset_strength=50.0 has no spikede conversion"),
+    R("NoisyLIFNeuron", "gamma", "`0.2` (reference argument)", lambda: NoisyLIFNeuron(gamma=0.2), TypeError, "gamma=0.2 has no spikede conversion"),
     R("IFNeuron", "threshold", "`inf`", lambda: IFNeuron(threshold=float("inf")), ValueError, "threshold must be a finite number > 0"),
     R("HardResetLIFNeuron", "v_reset", "`2.0` (above threshold 1)", lambda: HardResetLIFNeuron(v_reset=2.0), ValueError, "v_reset must be finite and below threshold"),
     R("NoisyLIFNeuron", "noise_std", "`-0.1`", lambda: NoisyLIFNeuron(noise_std=-0.1), ValueError, "noise_std must be a finite number >= 0"),
@@ -447,8 +464,9 @@ Notes on what is and is not rejected:
   query but not the *values* inside tensors (`x`, a tensor `t`): that would need a
   host synchronisation, which they avoid by design, so NaN in `x` propagates to the
   result. NaN produced *by the vector field* during a solve propagates too.
-- **Model/input mismatches.** A wrong feature size surfaces as PyTorch's own error from
-  the first layer (for instance `mat1 and mat2 shapes cannot be multiplied`); a device
+- **Model/input mismatches.** A layer that cannot take the shape it receives in the first
+  dry run raises `ValueError` naming the layer, the shape and what it expects (a `Linear`
+  fed from a convolution: add `nn.Flatten()`), PyTorch's own message included; a device
   mismatch between `x` and the model raises `ValueError` (`x is on ... but the model's
   parameters are on ...`), a dtype mismatch `TypeError` (allowed under `torch.autocast`).
 - **Checkpoints.** Loading a checkpoint saved with another layer count, another alpha

@@ -158,3 +158,45 @@ def test_non_tensor_boundary_is_reported_by_infer_state_shapes():
     assert func.boundary_names == ["chunk", "lif"]
     with pytest.raises(TypeError, match="'chunk'.*is a tuple, not a tensor"):
         func.infer_state_shapes(torch.randn(2, 3))
+
+
+class ConvThenLinear(nn.Module):
+    def __init__(self, in_features: int = 16):
+        super().__init__()
+        self.block = nn.Sequential(nn.Conv2d(1, 4, 3), nn.BatchNorm2d(4))
+        self.lif = Lif()
+        self.fc = nn.Linear(in_features, 2)
+
+    def forward(self, x):
+        return self.fc(self.lif(self.block(x)))
+
+
+def test_shape_error_names_the_layer_the_shapes_and_the_flatten():
+    func = ODEFuncFromFX(ConvThenLinear())
+    with pytest.raises(ValueError) as info:
+        func.infer_state_shapes(torch.randn(2, 1, 6, 6))
+    text = str(info.value)
+    assert "layer 'fc' (Linear(in_features=16, out_features=2, bias=True))" in text
+    assert "received an input of shape (2, 4, 4, 4) (batch first)" in text
+    assert "expects [..., 16] (last dimension in_features=16)" in text
+    assert "add nn.Flatten()" in text and "one sample has 64 features, so set in_features=64" in text
+    assert isinstance(info.value.__cause__, RuntimeError)  # PyTorch's error, chained
+
+
+@pytest.mark.parametrize(
+    ("x", "fragment"),
+    [
+        (torch.randn(2, 3, 6, 6), "layer 'block.0' (Conv2d(1, 4"),  # 3 channels for in_channels 1
+        (torch.randn(2, 1, 1, 6, 6), "expects [B, C, H, W] with C = in_channels = 1"),  # 5-d
+    ],
+)
+def test_shape_error_of_a_nested_convolution(x, fragment):
+    with pytest.raises(ValueError) as info:
+        ODEFuncFromFX(ConvThenLinear()).infer_state_shapes(x)
+    assert fragment in str(info.value)
+
+
+def test_shape_error_of_a_batch_norm():
+    model = nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(5), Lif())
+    with pytest.raises(ValueError, match=r"layer '1' \(BatchNorm1d\(5.*dimension 1 = num_features = 5"):
+        ODEFuncFromFX(model).infer_state_shapes(torch.randn(2, 3))

@@ -10,6 +10,7 @@ from torch import fx, nn
 
 from spikede_fx._hoist import InputPart, split_input_part
 from spikede_fx._record import RecordGraphs, recording_graphs
+from spikede_fx._shape_errors import layer_shape_error
 from spikede_fx._surgery import split_graph
 from spikede_fx._tracer import remove_dead_code, symbolic_trace_leaf_neurons
 
@@ -61,6 +62,18 @@ class _ShapeRecorder(fx.Interpreter):
                 )
             self.shapes.append(current.shape)
             result = self.fetch_attr(str(n.target))(torch.zeros_like(current), current, 1.0)[1]
+        elif n.op == "call_module":
+            args, kwargs = self.fetch_args_kwargs_from_env(n)
+            module = self.fetch_attr(str(n.target))
+            try:
+                result = module(*args, **kwargs)
+            except (RuntimeError, ValueError) as exc:
+                # The layer's name in the user's model: graph targets are bound as "model.<name>".
+                name = str(n.target).removeprefix("model.")
+                better = layer_shape_error(name, module, args, exc)
+                if better is None:
+                    raise
+                raise better from exc
         else:
             result = super().run_node(n)
         if n.name in self.boundaries and not isinstance(result, torch.Tensor):

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from torch import nn
+
 from spikede._neurons import _HardResetNeuron
 from spikede._surrogate import Surrogate
 
@@ -22,11 +26,16 @@ class HardResetIFNeuron(_HardResetNeuron):
     threshold is lost at a spike; this is NIR's ``IF`` node (see :mod:`spikede.nir`).
 
     Args:
-        threshold: Firing threshold ``theta > 0``.
+        threshold: Firing threshold ``theta > 0``: a number, or an ``nn.Parameter`` (0-d).
         v_reset: Reset potential, below ``threshold``.
         surrogate: Surrogate name (see :func:`spikede.get_surrogate`) or instance.
         sharpness: Peak of the surrogate's pseudo-derivative (``None``: the default).
         detach_reset: Detach the spikes in the reset term from the graph.
+        learn_threshold: Make ``threshold`` a trainable ``nn.Parameter`` (one given as an
+            ``nn.Parameter`` is used as is); not kept positive.
+        **reference_args: The reference spikeDE's names ``surrogate_grad_scale`` and
+            ``surrogate_opt``, accepted with a ``DeprecationWarning`` that states the
+            conversion (see the migration guide); other names raise ``TypeError``.
 
     Raises:
         TypeError: If an argument has the wrong type.
@@ -42,10 +51,20 @@ class HardResetIFNeuron(_HardResetNeuron):
 
     def __init__(
         self,
-        threshold: float = 1.0,
+        threshold: float | nn.Parameter = 1.0,
         v_reset: float = 0.0,
         surrogate: str | Surrogate = "sigmoid",
         sharpness: float | None = None,
         detach_reset: bool = False,
+        learn_threshold: bool = False,
+        **reference_args: Any,
     ) -> None:
-        super().__init__(threshold, surrogate, sharpness, detach_reset, v_reset)
+        super().__init__(
+            threshold,
+            surrogate,
+            sharpness,
+            detach_reset,
+            v_reset,
+            learn_threshold=learn_threshold,
+            reference_args=reference_args,
+        )

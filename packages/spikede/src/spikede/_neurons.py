@@ -13,10 +13,14 @@ grid, never in a hidden unit of time).
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from numbers import Real
+from typing import Any
 
 import torch
+from torch import nn
 
+from spikede import _compat
 from spikede._checks import check_bool, check_positive
 from spikede._surrogate import Surrogate, get_surrogate
 from spikede._time_constant import _TimeConstant
@@ -24,6 +28,32 @@ from spikede._time_constant import _TimeConstant
 __all__ = ["HardResetLIFNeuron", "IFNeuron", "LIFNeuron", "NoisyLIFNeuron"]
 
 _UNSET = object()  # marks a constructor argument that the neuron type does not have
+
+
+def _check_threshold(threshold: object, learn_threshold: object) -> tuple[float, nn.Parameter | None]:
+    """``(value, parameter)``: the threshold's value, and the parameter that holds it if learnable.
+
+    An ``nn.Parameter`` is used as is (a 0-d floating-point tensor with a positive value);
+    a number is made one with ``learn_threshold=True``.
+    """
+    check_bool("learn_threshold", learn_threshold)
+    if isinstance(threshold, nn.Parameter):
+        if threshold.dim() != 0 or not threshold.is_floating_point():
+            raise TypeError(
+                f"threshold as an nn.Parameter must be 0-d floating point; got shape "
+                f"{tuple(threshold.shape)}, dtype {threshold.dtype}"
+            )
+        value = float(threshold.detach())
+        if not math.isfinite(value) or value <= 0:
+            raise ValueError(f"threshold must be a finite number > 0; got the parameter's value {value!r}")
+        return value, threshold
+    if isinstance(threshold, torch.Tensor):
+        raise TypeError(
+            "threshold must be a positive real number or an nn.Parameter (learnable); got a plain "
+            "tensor: pass float(threshold), nn.Parameter(threshold) or learn_threshold=True"
+        )
+    value = check_positive("threshold", threshold)
+    return value, (nn.Parameter(torch.tensor(value)) if learn_threshold else None)
 
 
 def _check_neuron_args(
@@ -34,15 +64,17 @@ def _check_neuron_args(
     detach_reset: object,
     tau: object = _UNSET,
     learn_tau: object = False,
+    learn_threshold: object = False,
     v_reset: object = _UNSET,
     noise_std: object = _UNSET,
-) -> tuple[float, Surrogate, float | None]:
+) -> tuple[float, nn.Parameter | None, Surrogate, float | None]:
     """Validate every constructor argument of a neuron before building anything.
 
     Returns:
-        ``(threshold, surrogate module, tau)`` with ``tau`` ``None`` for IF neurons.
+        ``(threshold value, threshold parameter or None, surrogate module, tau)`` with
+        ``tau`` ``None`` for IF neurons.
     """
-    threshold_value = check_positive("threshold", threshold)
+    threshold_value, threshold_param = _check_threshold(threshold, learn_threshold)
     surrogate_module = get_surrogate(surrogate, sharpness)  # raises for bad name/sharpness
     check_bool("detach_reset", detach_reset)
     check_bool("learn_tau", learn_tau)
@@ -59,7 +91,7 @@ def _check_neuron_args(
             raise TypeError(f"noise_std must be a real number >= 0; got {noise_std!r}")
         if not math.isfinite(float(noise_std)) or float(noise_std) < 0:
             raise ValueError(f"noise_std must be a finite number >= 0; got {noise_std!r}")
-    return threshold_value, surrogate_module, tau_value
+    return threshold_value, threshold_param, surrogate_module, tau_value
 
 
 _FAST_DTYPES = (torch.float32, torch.float64)
@@ -104,9 +136,13 @@ def _soft_reset(
 class _ThresholdNeuron(_TimeConstant):
     """Shared machinery: threshold, surrogate spike function, optional (learnable) tau.
 
-    The constructor takes the user's arguments as given, checks all of them (including a
-    variant's own ``variant_args``, e.g. ``v_reset``) in one :func:`_check_neuron_args`
-    pass before building anything, then stores them.
+    The constructor takes the user's arguments as given, translates the reference
+    library's names (``reference_args``, see :mod:`spikede._compat`), checks all of them
+    (including a variant's own ``variant_args``, e.g. ``v_reset``) in one
+    :func:`_check_neuron_args` pass before building anything, then stores them.
+
+    The threshold is a float, or an ``nn.Parameter`` (given, or made by
+    ``learn_threshold=True``) that receives gradients through the surrogate and the reset.
     """
 
     def __init__(
@@ -117,19 +153,32 @@ class _ThresholdNeuron(_TimeConstant):
         detach_reset: object,
         tau: object = _UNSET,
         learn_tau: object = False,
+        learn_threshold: object = False,
+        reference_args: Mapping[str, object] | None = None,
         **variant_args: object,
     ) -> None:
-        theta, module, tau_value = _check_neuron_args(
+        if reference_args or isinstance(surrogate, Real):
+            surrogate, sharpness, tau, learn_tau = _compat.neuron_arguments(
+                type(self).__name__,
+                reference_args or {},
+                surrogate=surrogate,
+                sharpness=sharpness,
+                tau=tau,
+                learn_tau=learn_tau,
+                has_tau=tau is not _UNSET,
+            )
+        theta, theta_param, module, tau_value = _check_neuron_args(
             threshold=threshold,
             surrogate=surrogate,
             sharpness=sharpness,
             detach_reset=detach_reset,
             tau=tau,
             learn_tau=learn_tau,
+            learn_threshold=learn_threshold,
             **variant_args,
         )
         super().__init__(tau_value, bool(learn_tau))
-        self.threshold: float = theta
+        self.threshold: float | nn.Parameter = theta if theta_param is None else theta_param
         self.surrogate: Surrogate = module
         self.detach_reset: bool = bool(detach_reset)
         self._constants_cache: dict[tuple, tuple] = {}  # see _constants
@@ -162,6 +211,7 @@ class _ThresholdNeuron(_TimeConstant):
         v_reset = self.__dict__.get("v_reset")
         if (
             type(dt) is not float
+            or "threshold" in self._parameters  # learnable: the parameter itself, in the graph
             or like.dtype not in _FAST_DTYPES
             or current.dtype != like.dtype
             or torch.compiler.is_compiling()
@@ -200,10 +250,17 @@ class _ThresholdNeuron(_TimeConstant):
         spike = self.surrogate._spike_above(u, theta)
         return u, spike, (spike.detach() if self.detach_reset else spike)
 
+    @property
+    def learn_threshold(self) -> bool:
+        """Whether the threshold is an ``nn.Parameter``."""
+        return "threshold" in self._parameters
+
     def extra_repr(self) -> str:
         """Summarise the configuration in the module's repr."""
         parts = [] if self._tau_value is None else [self._tau_repr()]
-        parts.append(f"threshold={self.threshold}, detach_reset={self.detach_reset}")
+        theta = round(float(self.threshold.detach()), 6) if self.learn_threshold else self.threshold
+        learn = ", learn_threshold=True" if self.learn_threshold else ""
+        parts.append(f"threshold={theta}{learn}, detach_reset={self.detach_reset}")
         return ", ".join(parts)
 
 
@@ -220,12 +277,18 @@ class IFNeuron(_ThresholdNeuron):
     so one explicit Euler step gives ``v <- u - theta s``.
 
     Args:
-        threshold: Firing threshold ``theta > 0``.
+        threshold: Firing threshold ``theta > 0``: a number, or an ``nn.Parameter`` (0-d).
         surrogate: Surrogate name (see :func:`spikede.get_surrogate`) or instance.
         sharpness: Peak ``k`` of the surrogate's pseudo-derivative (``None``: default 1,
             or the instance's own).
         detach_reset: Detach the spikes in the reset term from the graph (gradients flow
             only through the charging and the emitted spikes).
+        learn_threshold: Make ``threshold`` a trainable ``nn.Parameter`` (a ``threshold``
+            given as an ``nn.Parameter`` is used as is). It receives gradients through the
+            surrogate and the reset; it is not kept positive.
+        **reference_args: The reference spikeDE's names ``surrogate_grad_scale`` and
+            ``surrogate_opt``, accepted with a ``DeprecationWarning`` that states the
+            conversion (see the migration guide); other names raise ``TypeError``.
 
     Raises:
         TypeError: If an argument has the wrong type.
@@ -240,12 +303,21 @@ class IFNeuron(_ThresholdNeuron):
 
     def __init__(
         self,
-        threshold: float = 1.0,
+        threshold: float | nn.Parameter = 1.0,
         surrogate: str | Surrogate = "sigmoid",
         sharpness: float | None = None,
         detach_reset: bool = False,
+        learn_threshold: bool = False,
+        **reference_args: Any,
     ) -> None:
-        super().__init__(threshold, surrogate, sharpness, detach_reset)
+        super().__init__(
+            threshold,
+            surrogate,
+            sharpness,
+            detach_reset,
+            learn_threshold=learn_threshold,
+            reference_args=reference_args,
+        )
 
     def step(
         self, v: torch.Tensor, current: torch.Tensor, dt: float | torch.Tensor = 1.0
@@ -283,13 +355,19 @@ class LIFNeuron(_ThresholdNeuron):
 
     Args:
         tau: Membrane time constant ``tau > 0``.
-        threshold: Firing threshold ``theta > 0``.
+        threshold: Firing threshold ``theta > 0``: a number, or an ``nn.Parameter`` (0-d).
         surrogate: Surrogate name (see :func:`spikede.get_surrogate`) or instance.
         sharpness: Peak ``k`` of the surrogate's pseudo-derivative (``None``: default 1,
             or the instance's own).
         learn_tau: Make ``tau`` a trainable parameter, stored as ``log_tau`` so that it
             stays positive by construction.
         detach_reset: Detach the spikes in the reset term from the graph.
+        learn_threshold: Make ``threshold`` a trainable ``nn.Parameter`` (one given as an
+            ``nn.Parameter`` is used as is); not kept positive.
+        **reference_args: The reference spikeDE's names ``surrogate_grad_scale``,
+            ``surrogate_opt`` and ``tau_learnable``, accepted with a ``DeprecationWarning``
+            that states the conversion (see the migration guide); other names raise
+            ``TypeError``.
 
     Raises:
         TypeError: If an argument has the wrong type.
@@ -306,13 +384,24 @@ class LIFNeuron(_ThresholdNeuron):
     def __init__(
         self,
         tau: float = 2.0,
-        threshold: float = 1.0,
+        threshold: float | nn.Parameter = 1.0,
         surrogate: str | Surrogate = "sigmoid",
         sharpness: float | None = None,
         learn_tau: bool = False,
         detach_reset: bool = False,
+        learn_threshold: bool = False,
+        **reference_args: Any,
     ) -> None:
-        super().__init__(threshold, surrogate, sharpness, detach_reset, tau, learn_tau)
+        super().__init__(
+            threshold,
+            surrogate,
+            sharpness,
+            detach_reset,
+            tau,
+            learn_tau,
+            learn_threshold=learn_threshold,
+            reference_args=reference_args,
+        )
 
     def _input_current(self, current: torch.Tensor) -> torch.Tensor:
         """The current that drives the membrane (a hook for noisy variants)."""
@@ -365,11 +454,22 @@ class _HardResetNeuron(_ThresholdNeuron):
         v_reset: object,
         tau: object = _UNSET,
         learn_tau: object = False,
+        learn_threshold: object = False,
+        reference_args: Mapping[str, object] | None = None,
     ) -> None:
         # Called directly by subclasses whose other base (LIFNeuron) has no v_reset: the
         # checks of every argument still happen in one pass before anything is built.
         _ThresholdNeuron.__init__(
-            self, threshold, surrogate, sharpness, detach_reset, tau, learn_tau, v_reset=v_reset
+            self,
+            threshold,
+            surrogate,
+            sharpness,
+            detach_reset,
+            tau,
+            learn_tau,
+            learn_threshold=learn_threshold,
+            reference_args=reference_args,
+            v_reset=v_reset,
         )
         self.v_reset: float = float(v_reset)
 
@@ -412,13 +512,19 @@ class HardResetLIFNeuron(_HardResetNeuron, LIFNeuron):
 
     Args:
         tau: Membrane time constant ``tau > 0``.
-        threshold: Firing threshold ``theta > 0``.
+        threshold: Firing threshold ``theta > 0``: a number, or an ``nn.Parameter`` (0-d).
         v_reset: Reset potential, below ``threshold``.
         surrogate: Surrogate name (see :func:`spikede.get_surrogate`) or instance.
         sharpness: Peak ``k`` of the surrogate's pseudo-derivative (``None``: default 1,
             or the instance's own).
         learn_tau: Make ``tau`` trainable (stored as ``log_tau``, positive by construction).
         detach_reset: Detach the spikes in the reset term from the graph.
+        learn_threshold: Make ``threshold`` a trainable ``nn.Parameter`` (one given as an
+            ``nn.Parameter`` is used as is); not kept positive.
+        **reference_args: The reference spikeDE's names ``surrogate_grad_scale``,
+            ``surrogate_opt`` and ``tau_learnable``, accepted with a ``DeprecationWarning``
+            that states the conversion (see the migration guide); other names raise
+            ``TypeError``.
 
     Raises:
         TypeError: If an argument has the wrong type.
@@ -436,15 +542,26 @@ class HardResetLIFNeuron(_HardResetNeuron, LIFNeuron):
     def __init__(
         self,
         tau: float = 2.0,
-        threshold: float = 1.0,
+        threshold: float | nn.Parameter = 1.0,
         v_reset: float = 0.0,
         surrogate: str | Surrogate = "sigmoid",
         sharpness: float | None = None,
         learn_tau: bool = False,
         detach_reset: bool = False,
+        learn_threshold: bool = False,
+        **reference_args: Any,
     ) -> None:
         _HardResetNeuron.__init__(
-            self, threshold, surrogate, sharpness, detach_reset, v_reset, tau, learn_tau
+            self,
+            threshold,
+            surrogate,
+            sharpness,
+            detach_reset,
+            v_reset,
+            tau,
+            learn_tau,
+            learn_threshold=learn_threshold,
+            reference_args=reference_args,
         )
 
 
@@ -459,13 +576,19 @@ class NoisyLIFNeuron(LIFNeuron):
 
     Args:
         tau: Membrane time constant ``tau > 0``.
-        threshold: Firing threshold ``theta > 0``.
+        threshold: Firing threshold ``theta > 0``: a number, or an ``nn.Parameter`` (0-d).
         noise_std: Standard deviation of the current noise, ``>= 0``.
         surrogate: Surrogate name (see :func:`spikede.get_surrogate`) or instance.
         sharpness: Peak ``k`` of the surrogate's pseudo-derivative (``None``: default 1,
             or the instance's own).
         learn_tau: Make ``tau`` trainable (stored as ``log_tau``, positive by construction).
         detach_reset: Detach the spikes in the reset term from the graph.
+        learn_threshold: Make ``threshold`` a trainable ``nn.Parameter`` (one given as an
+            ``nn.Parameter`` is used as is); not kept positive.
+        **reference_args: The reference spikeDE's names ``surrogate_grad_scale``,
+            ``surrogate_opt`` and ``tau_learnable``, accepted with a ``DeprecationWarning``
+            that states the conversion (see the migration guide); other names raise
+            ``TypeError``.
 
     Raises:
         TypeError: If an argument has the wrong type.
@@ -482,16 +605,27 @@ class NoisyLIFNeuron(LIFNeuron):
     def __init__(
         self,
         tau: float = 2.0,
-        threshold: float = 1.0,
+        threshold: float | nn.Parameter = 1.0,
         noise_std: float = 0.1,
         surrogate: str | Surrogate = "sigmoid",
         sharpness: float | None = None,
         learn_tau: bool = False,
         detach_reset: bool = False,
+        learn_threshold: bool = False,
+        **reference_args: Any,
     ) -> None:
         # LIFNeuron.__init__ has no noise_std: check it with the others in one pass.
         _ThresholdNeuron.__init__(
-            self, threshold, surrogate, sharpness, detach_reset, tau, learn_tau, noise_std=noise_std
+            self,
+            threshold,
+            surrogate,
+            sharpness,
+            detach_reset,
+            tau,
+            learn_tau,
+            learn_threshold=learn_threshold,
+            reference_args=reference_args,
+            noise_std=noise_std,
         )
         self.noise_std: float = float(noise_std)
 

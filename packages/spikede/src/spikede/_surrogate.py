@@ -186,7 +186,8 @@ class Surrogate(nn.Module):
             spikes = torch.ge(u, threshold).to(u.dtype)
         else:  # the comparison written as floats directly: one kernel, not two
             spikes = torch.ge(u, threshold, out=torch.empty_like(u))
-        if not (u.requires_grad and torch.is_grad_enabled()):
+        needs_grad = u.requires_grad or (isinstance(threshold, torch.Tensor) and threshold.requires_grad)
+        if not (needs_grad and torch.is_grad_enabled()):
             return spikes
         relaxed = self._relaxed_above(u, threshold)
         return relaxed - relaxed.detach() + spikes
@@ -243,10 +244,13 @@ class SigmoidSurrogate(Surrogate):
         """``sigmoid(4k (u - threshold))`` as ``sigmoid(b + 4k u)``, ``b = -4k threshold``:
         one affine operation instead of a subtraction and a product. ``b`` is a 0-d
         tensor of ``u``'s dtype, kept until the threshold, dtype or device changes; a
-        threshold that needs a gradient takes the plain form."""
-        if (
+        threshold that is a parameter (learnable, or frozen but changeable in place) takes
+        the plain form."""
+        # A parameter may change in place (or need a gradient): never cached.
+        live = isinstance(threshold, nn.Parameter) or (
             isinstance(threshold, torch.Tensor) and threshold.requires_grad
-        ) or torch.compiler.is_compiling():
+        )
+        if live or torch.compiler.is_compiling():
             return self.primitive(u - threshold)
         a = 4.0 * self.sharpness
         key = (threshold, a, u.dtype, u.device)

@@ -14,7 +14,7 @@ from typing import Any, ClassVar, TextIO
 import torch
 from torch import nn
 
-from spikede import _state
+from spikede import _compat, _state
 from spikede._alpha import DEFAULT_ALPHA, LayerOrder, PerLayerAlphaConfig, check_checkpoint_orders
 from spikede._recording import plan_recording
 from spikede._state import State
@@ -218,6 +218,7 @@ class SNNWrapper(nn.Module):
         compile: bool = False,
     ) -> None:
         super().__init__()
+        integrator, options = _compat.wrapper_arguments(integrator, alpha, options)  # the reference's names
         if not isinstance(base, nn.Module):
             raise TypeError(f"base must be an nn.Module; got {type(base).__name__}")
         if integrator not in INTEGRATORS:
@@ -586,6 +587,7 @@ class SNNWrapper(nn.Module):
         probe_silence = self.training and not self._silence_checked and plan is None
         if probe_silence:
             plan = plan_recording(self._odefunc.neuron_names, True)
+        options = _compat.forward_arguments(method, options)  # the reference's forms
         method = _check_method(self.integrator, method)
         run_method = self._default_method(method)
         opts = dict(self.options)

@@ -79,7 +79,8 @@ def _array(tensor: torch.Tensor) -> np.ndarray:
 
 
 def _full(shape: tuple[int, ...], value: float) -> np.ndarray:
-    return np.full(shape, value, dtype=np.float64)
+    value = value.detach() if isinstance(value, torch.Tensor) else value  # a learnable threshold
+    return np.full(shape, float(value), dtype=np.float64)
 
 
 def _neuron_node(name: str, neuron: BaseNeuron, shape: tuple[int, ...], dt: float) -> nir.NIRNode:
