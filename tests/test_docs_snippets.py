@@ -12,6 +12,9 @@ The pages themselves hold no test scaffolding (no ``assert``). What a page claim
 its printed output is checked here, in :data:`CHECKS`: a check runs right after the block
 of its page that contains its anchor text, on the namespace the page's code has built so
 far (later blocks may reuse names).
+
+A page must not train a network whose neuron layers stay silent (it would teach the
+wrong thing): the wrapper's warning that a layer "emitted no spike" fails the page.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import contextlib
 import io
 import re
 import sys
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +40,8 @@ FENCE = re.compile(
     re.MULTILINE | re.DOTALL,
 )
 PAGES = sorted(DOCS.rglob("*.md"))
+#: The start of SNNWrapper's warning about neuron layers without a spike (raised, on a page).
+SILENT_LAYERS = r"neuron layer\(s\) .* emitted no spike"
 
 
 @dataclass
@@ -97,14 +103,21 @@ def after(page: str, anchor: str) -> Callable[[Callable[[Namespace], None]], Cal
 # --- getting-started.md -----------------------------------------------------------------------
 
 
-@after("getting-started.md", "out = net(x)")
+def assert_layers_fire(rates: dict[str, float], layers: int) -> None:
+    """Every one of the ``layers`` neuron layers fires on 5-95% of its steps."""
+    assert len(rates) == layers, rates
+    assert all(0.05 <= rate <= 0.95 for rate in rates.values()), rates
+
+
+@after("getting-started.md", "out, rec = net(x, record=True)")
 def _(ns: Namespace) -> None:
     assert ns["out"].shape == (8, 16, 2)
+    assert_layers_fire(ns["rec"].firing_rates(), 2)
 
 
 @after("getting-started.md", "final = accuracy()")
 def _(ns: Namespace) -> None:
-    assert ns["final"] > 0.8
+    assert ns["final"] > 0.9  # two balanced classes: chance is 0.5
 
 
 # --- tutorials/neurons.md ---------------------------------------------------------------------
@@ -153,6 +166,7 @@ def _(ns: Namespace) -> None:
 def _(ns: Namespace) -> None:
     import torch
 
+    assert_layers_fire(ns["rec"].firing_rates(), 3)
     before, after_ = ns["before"], ns["after"]
     assert not torch.equal(before[0], after_[0].detach())  # learnable: moved
     assert torch.equal(before[2], after_[2].detach())  # frozen: unchanged
@@ -328,25 +342,29 @@ def test_pages_with_code_exist() -> None:
 def test_page_code_runs(
     page: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.chdir(tmp_path)
+    name = page.relative_to(DOCS).as_posix()
+    run_page(name, page_blocks(page.read_text(encoding="utf-8")))
+
+
+def run_page(name: str, blocks: list[Block]) -> None:
+    """Run the ``blocks`` of page ``name`` in order, checking outputs and :data:`CHECKS`."""
     import matplotlib.pyplot as plt
     import torch
 
-    monkeypatch.chdir(tmp_path)
     torch.manual_seed(0)
     # The pages use tiny tensors, for which one thread is fastest; several threads on a
     # busy 2-core machine mostly wait for each other. Restored afterwards.
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     namespace: dict[str, object] = {"__name__": "__docs__"}
-    name = page.relative_to(DOCS).as_posix()
     try:
-        for number, block in enumerate(
-            page_blocks(page.read_text(encoding="utf-8")), 1
-        ):
+        for number, block in enumerate(blocks, 1):
             where = f"{name} [python block {number}]"
             code = compile(block.code, where, "exec")
             captured = Tee(sys.stdout)
-            with contextlib.redirect_stdout(captured):
+            with contextlib.redirect_stdout(captured), warnings.catch_warnings():
+                warnings.filterwarnings("error", SILENT_LAYERS, RuntimeWarning)
                 exec(code, namespace)
             if block.output is not None:
                 assert normalise(captured.getvalue()) == normalise(block.output), (
@@ -357,3 +375,15 @@ def test_page_code_runs(
     finally:
         torch.set_num_threads(threads)
         plt.close("all")
+
+
+def test_a_page_whose_network_stays_silent_fails() -> None:
+    silent = (
+        "import torch\nfrom torch import nn\nfrom spikede import LIFNeuron, SNNWrapper\n"
+        "net = SNNWrapper(nn.Sequential(nn.Linear(2, 3), LIFNeuron(threshold=1e3)))\n"
+        "out = net(torch.rand(4, 1, 2))\n"
+    )
+    with pytest.raises(RuntimeWarning, match=SILENT_LAYERS):
+        run_page("silent.md", [Block(silent, None)])
+    # the same network, firing, passes
+    run_page("firing.md", [Block(silent.replace("threshold=1e3", "threshold=1e-3"), None)])
