@@ -35,7 +35,7 @@ from torch import Tensor
 from torch.autograd.function import once_differentiable
 
 from spikede_solvers._base import Problem
-from spikede_solvers._soe import DEFAULT_TERMS, DEFAULT_WINDOW, SoeTail, fit_soe_tail
+from spikede_solvers._soe import DEFAULT_TOL, DEFAULT_WINDOW, SoeTail, fit_soe_tail
 from spikede_solvers._stream import StreamingHistory
 
 __all__ = ["DEFAULT_BLOCK", "History", "new_history"]
@@ -265,7 +265,7 @@ def new_history(
 
     Args:
         problem: The checked problem (``options["history"]``, ``"soe_terms"``,
-            ``"soe_window"`` are read).
+            ``"soe_tol"``, ``"soe_window"`` are read).
         rows: Number of buffer rows.
         like: A state row (shape, dtype, device).
         coef_rev: The method's coefficients by lag, reversed (as for ``lagged_sum``).
@@ -290,11 +290,13 @@ def new_history(
             0 if problem.memory is not None else int(problem.options.get("block", DEFAULT_BLOCK))
         )
         return History(rows, like, block=block, reuse_for_grad=reuse)
+    terms = problem.options.get("soe_terms")
     tail = fit_soe_tail(
         torch.flip(coef_rev, dims=(0,)),
         int(problem.options.get("soe_window", DEFAULT_WINDOW)),
-        int(problem.options.get("soe_terms", DEFAULT_TERMS)),
+        None if terms is None else int(terms),
         like.dim(),
+        float(problem.options.get("soe_tol", DEFAULT_TOL)),
     )
     if streams and tail is not None:
         return StreamingHistory(like, coef_rev, tail)

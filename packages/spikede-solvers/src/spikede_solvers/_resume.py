@@ -93,7 +93,7 @@ class History:
         orders: Per component, ``(orders, coefficients)`` (detached; ``None`` for
             integer-order methods).
         memory: The solve's ``memory``.
-        history_options: The solve's ``history``, ``soe_window`` and ``soe_terms``.
+        history_options: The solve's ``history``, ``soe_window``, ``soe_terms`` and ``soe_tol``.
 
     Example:
         >>> import torch
@@ -184,7 +184,7 @@ def history_options(options: dict[str, Any]) -> tuple[Any, ...]:
     mode = options.get("history", "full")
     if mode != "soe":
         return (mode,)
-    return (mode, options.get("soe_window"), options.get("soe_terms"))
+    return (mode, options.get("soe_window"), options.get("soe_terms"), options.get("soe_tol"))
 
 
 # ---------------------------------------------------------------- saving
@@ -436,9 +436,9 @@ def check_continued(history: History, problem: Problem) -> None:
         )
     if history_options(problem.options) != history.history_options:
         raise ValueError(
-            f"options {dict(zip(('history', 'soe_window', 'soe_terms'), history_options(problem.options)))} "
+            f"options {dict(zip(('history', 'soe_window', 'soe_terms', 'soe_tol'), history_options(problem.options)))} "
             f"do not match initial_history's "
-            f"{dict(zip(('history', 'soe_window', 'soe_terms'), history.history_options))}"
+            f"{dict(zip(('history', 'soe_window', 'soe_terms', 'soe_tol'), history.history_options))}"
         )
     for i, ((o, c), comp) in enumerate(zip(history.orders, problem.components)):
         now = comp.orders
