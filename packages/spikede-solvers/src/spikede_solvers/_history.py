@@ -38,7 +38,7 @@ from spikede_solvers._base import Problem
 from spikede_solvers._soe import DEFAULT_TOL, DEFAULT_WINDOW, SoeTail, fit_soe_tail
 from spikede_solvers._stream import StreamingHistory
 
-__all__ = ["DEFAULT_BLOCK", "History", "new_history"]
+__all__ = ["DEFAULT_BLOCK", "History", "new_history", "soe_terms"]
 
 #: Steps per block of the blocked exact history sum (``options={"block": k}``).
 DEFAULT_BLOCK = 64
@@ -417,3 +417,38 @@ def _soe_weight_grad(b: Tensor, adj: Tensor, rowval: Tensor) -> Tensor:
     if b.dim() == 1:
         return adj.reshape(adj.shape[0], -1) @ rowval.reshape(-1)
     return (adj * rowval).sum_to_size(b.shape)
+
+
+def soe_terms(
+    method: str,
+    n_points: int,
+    alpha: float,
+    options: dict | None = None,
+    dtype: torch.dtype = torch.float32,
+) -> int:
+    """The number of exponentials ``K`` that ``history="soe"`` uses for ``method`` at
+    order ``alpha`` on ``n_points`` uniform grid points (``options["soe_terms"]``, or
+    the one chosen from ``soe_tol``); 0 when the grid is no longer than the window.
+
+    It runs the method's own setup on a one-element state, so it is the ``K`` a solve
+    with these arguments uses (for cost counts such as :func:`spikede.profile`).
+    """
+    from spikede_solvers._checks import check_solve
+
+    opts = {**(options or {}), "history": "soe"}
+    if "soe_terms" in opts:
+        return int(opts["soe_terms"])
+    t = torch.arange(n_points, dtype=dtype)
+    order = torch.tensor(float(alpha), dtype=dtype)
+    solver, problem = check_solve(
+        lambda *a: None, torch.zeros(1, dtype=dtype), t, method, order, None, None, opts, False, False
+    )
+    with torch.no_grad():
+        stepper = solver.setup(problem)
+    try:
+        buf = stepper.bufs[0]  # type: ignore[attr-defined]
+        if isinstance(buf, StreamingHistory):
+            return max(buf.terms - 1, 0)
+        return 0 if buf.tail is None else buf.tail.decays.shape[0] - 1
+    finally:
+        stepper.release()
