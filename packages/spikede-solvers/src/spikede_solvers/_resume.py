@@ -320,6 +320,13 @@ def _restore_buffer(buffer: Any, parts: list[Saved], offset: int) -> None:
         sums = torch.cat([p.sums.reshape(p.sums.shape[0], -1) for p in parts], dim=1)
     tail = parts[0].tail
     if isinstance(buffer, StreamingHistory):
+        if sums is not None and buffer.terms != sums.shape[0]:
+            # soe_tol chose another number of terms for the longer virtual grid; the
+            # saved tail is kept, so the work rows take its size.
+            exact = torch.stack(buffer.mix)[:, buffer.terms :]
+            buffer.terms = sums.shape[0]
+            buffer.mix = torch.cat([exact.new_zeros(exact.shape[0], buffer.terms), exact], 1).unbind(0)
+            buffer._use(buffer.work.new_zeros((buffer.terms + buffer.window, buffer.work.shape[1])))
         if count:
             ring = buffer.work[buffer.terms :]
             slots = torch.arange(first, last + 1, device=ring.device) % buffer.window

@@ -10,7 +10,8 @@ replaces the tail ``l >= window`` by
 
     c_{window + m} ~= sum_k b_k exp(-s_k m),   m = 0 .. M - 1  (M = L - window),
 
-with fixed rates ``s_0 = 0 < s_1 < ... < s_K`` (log-spaced from ``1 / M`` to 1) and
+with fixed rates ``s_0 = 0 < s_1 < ... < s_K`` (log-spaced from ``0.5 / M`` to
+``max(1, 12 / window)``) and
 amplitudes ``b`` from a least-squares fit of the *exact* method coefficients (weights
 growing linearly with the lag, truncated thin SVD in float64) to the decays
 ``exp(-s_k)`` as the state's dtype holds them. The fit is a fixed linear map of the
@@ -31,8 +32,8 @@ log-spaced nodes with spacing ``log(M) / K`` on the ``M``-decade range integrate
 ``~ exp(-pi^2 K / log M)`` (the trapezoid rule on a strip), and the rates outside
 ``[1/M, 1]`` cost ``exp(-window)`` (fast ones) or are absorbed by the constant term
 (slow ones). So ``K ~ log(1/tol) log(M) / pi^2`` terms meet a tolerance ``tol``: the
-least-squares fit needs about 1.2 times that (15 terms for ``tol = 1e-8`` at
-``M = 1000``, 21 at ``M = 16000``, for every order in ``(0, 1)``). With
+least-squares fit needs about 1.2 times that (15 to 18 terms for ``tol = 1e-8`` at
+``M = 1000``, 20 to 24 at ``M = 16000``, for every order in ``(0, 1)``). With
 ``options={"soe_tol": tol}`` (default :data:`DEFAULT_TOL`) the smallest ``K`` whose
 measured ``E(K) <= tol`` is used; ``soe_terms`` fixes ``K`` instead.
 """
@@ -60,6 +61,9 @@ MIN_TERMS, MAX_TERMS = 2, 48
 WEIGHT_POWER = 1.0
 RCOND = 1e-8
 RCOND_F64 = 1e-12
+#: The slowest decaying rate is SLOWEST / M: a little below 1 / M, so that a continued
+#: solve that reuses the tail beyond its M lags stays accurate (twice as far to 1e-4).
+SLOWEST = 0.5
 F64 = torch.float64
 
 
@@ -90,7 +94,7 @@ def _rates(
 ) -> tuple[Tensor, Tensor]:
     """The decays in ``dtype`` and the float64 rates of those decays (``s_0 = 0`` first)."""
     top = math.log10(fastest_rate(window))
-    rates = torch.logspace(math.log10(1.0 / m_count), top, terms, dtype=F64, device=device)
+    rates = torch.logspace(math.log10(SLOWEST / m_count), top, terms, dtype=F64, device=device)
     rates = torch.cat([rates.new_zeros(1), rates])
     # The running sums decay by exp(-s_k) rounded to the state's dtype. Below float64 the
     # fit uses the rates of those rounded decays: their error would otherwise compound
