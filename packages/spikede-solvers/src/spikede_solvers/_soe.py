@@ -30,7 +30,7 @@ A priori, with ``t = log s``, the tail is the integral over ``t`` of
 ``e^{b t} exp(-e^t (window + m))``, analytic in a strip of half-width ``pi / 2``;
 log-spaced nodes with spacing ``log(M) / K`` on the ``M``-decade range integrate it to
 ``~ exp(-pi^2 K / log M)`` (the trapezoid rule on a strip), and the rates outside
-``[1/M, 1]`` cost ``exp(-window)`` (fast ones) or are absorbed by the constant term
+``[0.5 / M, 12 / window]`` cost ``exp(-window)`` (fast ones) or are absorbed by the constant term
 (slow ones). So ``K ~ log(1/tol) log(M) / pi^2`` terms meet a tolerance ``tol``: the
 least-squares fit needs about 1.2 times that (15 to 18 terms for ``tol = 1e-8`` at
 ``M = 1000``, 20 to 24 at ``M = 16000``, for every order in ``(0, 1)``). With

@@ -31,6 +31,7 @@ from __future__ import annotations
 from typing import Any
 
 import torch
+
 from spikede_solvers._history import soe_terms
 
 __all__ = ["history_macs_per_neuron"]
