@@ -31,6 +31,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--methods", default="gl,l1,trap,pred", help="comma list of methods")
     p.add_argument("--soe-terms", type=int, default=None, help="options['soe_terms']")
     p.add_argument("--soe-window", type=int, default=None, help="options['soe_window']")
+    p.add_argument("--soe-tol", type=float, default=None, help="options['soe_tol']")
     args = p.parse_args(argv)
     torch.manual_seed(0)
     model = nn.Sequential(nn.Linear(64, 128), LIFNeuron(), nn.Linear(128, 10), LIFNeuron())
@@ -53,6 +54,8 @@ def main(argv: list[str] | None = None) -> int:
             soe["soe_terms"] = args.soe_terms
         if args.soe_window is not None:
             soe["soe_window"] = args.soe_window
+        if args.soe_tol is not None:
+            soe["soe_tol"] = args.soe_tol
         for opts in ({}, soe):
             net.zero_grad()
             out, states = net(x, method=method, options=opts, return_states=True)

@@ -276,17 +276,17 @@ def test_streaming_history_without_gradients_equals_the_recorded_one(method, opt
     recorded = fdeint(field, y0, t, order, method, options=options)
     full = fdeint(field, y0, t, 0.6, method)
     torch.testing.assert_close(streamed, recorded.detach(), rtol=1e-12, atol=1e-12)
-    if options.get("soe_terms") is None:  # the default fit is accurate to ~1e-10
+    if options.get("soe_terms") is None:  # the default kernel tolerance is 1e-8
         torch.testing.assert_close(streamed, full, rtol=0, atol=1e-9)
     # Streaming is what ran: the history is O(window), not O(steps).
     problem_like = torch.zeros(3, 2, dtype=torch.float64)
     coef_rev = torch.linspace(1.0, 0.1, 1200, dtype=torch.float64)
 
-    problem = SimpleNamespace(options={"history": "soe"}, memory=None)
+    problem = SimpleNamespace(options={"history": "soe", "soe_terms": 24}, memory=None)
     with torch.no_grad():
         hist = new_history(problem, 1201, problem_like, coef_rev, stream=True)
     assert isinstance(hist, StreamingHistory)
-    assert hist.work.shape[0] == 25 + 16
+    assert hist.work.shape[0] == 25 + 8
     learnable = coef_rev.clone().requires_grad_()
     assert not isinstance(new_history(problem, 1201, problem_like, learnable), StreamingHistory)
 
@@ -425,3 +425,116 @@ def test_streamed_components_from_rest_take_one_step_function(method, options, m
     for a, b in zip(ys_n, ys_s):
         torch.testing.assert_close(a, b, rtol=1e-13, atol=1e-14)
     assert float(ys_s[1].abs().max()) > 0.1  # the solve is not trivially zero
+
+
+# ------------------------------------------------------------- error-controlled terms
+def _exact_kernels(alpha, n):
+    """The methods' exact coefficients from scipy (an oracle independent of _weights)."""
+    special = pytest.importorskip("scipy.special")
+    import numpy as np
+
+    j = np.arange(1, n + 1)
+    k = np.arange(n, dtype=np.float64)
+    return {
+        "gl": torch.from_numpy((-1.0) ** j * special.binom(alpha, j)),
+        "pred": torch.from_numpy((k + 1.0) ** alpha - k**alpha),
+        "l1": torch.from_numpy((k + 2.0) ** (1.0 - alpha) - (k + 1.0) ** (1.0 - alpha)),
+    }
+
+
+def _l1_error(c, tail):
+    m = torch.arange(c.shape[0] - tail.window, dtype=F64)
+    d = tail.decays.reshape(-1).to(F64)
+    approx = (tail.amplitudes.to(F64)[None, :] * d[None, :] ** m[:, None]).sum(1)
+    return ((approx - c[tail.window :]).abs().sum() / c.abs().sum()).item()
+
+
+@pytest.mark.parametrize("alpha", [0.1, 0.3, 0.5, 0.7, 0.9])
+@pytest.mark.parametrize("n", [60, 400, 3000])
+@pytest.mark.parametrize("tol", [1e-4, 1e-6, 1e-8])
+@pytest.mark.parametrize("window", [8, 16])
+def test_soe_tol_chooses_the_fewest_terms_that_meet_it(alpha, n, tol, window):
+    # The kernel error of the chosen fit, measured against scipy's exact coefficients,
+    # is within tol, and one exponential fewer is not.
+    for name, c in _exact_kernels(alpha, n).items():
+        tail = fit_soe_tail(c, window, None, 0, tol)
+        terms = tail.decays.shape[0] - 1
+        assert _l1_error(c, tail) <= tol * (1 + 1e-6), (name, terms)
+        if terms > 2:
+            fewer = fit_soe_tail(c, window, terms - 1, 0)
+            assert _l1_error(c, fewer) > tol, (name, terms)
+
+
+def test_soe_tol_at_long_grids_and_float32():
+    # N = 16000 within the default tolerance; in float32 the tolerance is raised to the
+    # dtype's machine epsilon (its rounding per step is larger than 1e-8).
+    for alpha in (0.2, 0.8):
+        c = _exact_kernels(alpha, 16000)["gl"]
+        tail = fit_soe_tail(c, 16, None, 0)
+        assert _l1_error(c, tail) <= 1e-8
+        c32 = c.to(torch.float32)
+        tail32 = fit_soe_tail(c32, 16, None, 0)
+        assert tail32.amplitudes.dtype == torch.float32
+        assert _l1_error(c32.to(F64), tail32) <= torch.finfo(torch.float32).eps
+        assert tail32.decays.shape[0] <= tail.decays.shape[0]
+
+
+def test_soe_tol_unreachable_warns_and_uses_the_best_fit():
+    c = _exact_kernels(0.5, 3000)["gl"]
+    with pytest.warns(RuntimeWarning, match="soe_tol"):
+        tail = fit_soe_tail(c, 1, None, 0, 1e-15)
+    assert _l1_error(c, tail) < 1e-6
+
+
+@pytest.mark.parametrize("tol", [1e-4, 1e-8])
+def test_soe_tol_solution_error_follows_the_tolerance(tol):
+    # The history sum's error is at most E * sum|c| * max|z| per step; over the solve
+    # the deviation from the full history stays within a modest multiple of tol.
+    t = torch.linspace(0.0, 40.0, 2001, dtype=F64)
+    y0 = torch.tensor([1.0, -0.5, 0.2], dtype=F64)
+    for alpha in (0.3, 0.8):
+        full = fdeint(_forced, y0, t, alpha, "gl")
+        fast = fdeint(_forced, y0, t, alpha, "gl", options={"history": "soe", "soe_tol": tol})
+        rel = ((fast - full).abs().max() / full.abs().max()).item()
+        assert rel < 100 * tol
+
+
+def test_soe_tol_equals_previous_default_fit_within_tolerance():
+    # The chosen fit against the previous fixed 24 terms: both within the documented
+    # accuracy of the full history, and of each other.
+    t = torch.linspace(0.0, 20.0, 801, dtype=F64)
+    y0 = torch.tensor([1.0, -0.5, 0.2], dtype=F64)
+    full = fdeint(_forced, y0, t, 0.5, "gl")
+    chosen = fdeint(_forced, y0, t, 0.5, "gl", options={"history": "soe"})
+    fixed = fdeint(_forced, y0, t, 0.5, "gl", options={"history": "soe", "soe_terms": 24})
+    scale = full.abs().max()
+    assert ((chosen - full).abs().max() / scale).item() < 1e-6
+    assert ((fixed - full).abs().max() / scale).item() < 1e-6
+    assert ((chosen - fixed).abs().max() / scale).item() < 1e-6
+
+
+@pytest.mark.parametrize("method", ["gl", "pred", "l1"])
+def test_soe_tol_gradcheck_y0_and_alpha(method):
+    t = torch.linspace(0.0, 2.0, 30, dtype=F64)
+    opts = {"history": "soe", "soe_window": 3, "soe_tol": 1e-6}
+
+    def f(y0, alpha):
+        return fdeint(lambda t, y: -y + 0.2 * torch.sin(t), y0, t, alpha, method, options=opts)
+
+    y0 = torch.tensor([0.7, -0.3], dtype=F64, requires_grad=True)
+    alpha = torch.tensor(0.6, dtype=F64, requires_grad=True)
+    assert gradcheck(f, (y0, alpha), eps=1e-6, atol=1e-7)
+    with torch.no_grad():  # the streamed (no-gradient) path gives the recorded values
+        assert torch.allclose(f(y0, alpha.detach()), f(y0.detach(), alpha.detach()))
+
+
+def test_soe_tol_option_checks():
+    t = torch.linspace(0.0, 1.0, 5, dtype=F64)
+    y0 = torch.ones(1, dtype=F64)
+    for bad in (0.0, 1.0, -1e-3, "1e-8", True):
+        with pytest.raises(ValueError, match="soe_tol"):
+            fdeint(_forced, y0, t, 0.5, options={"history": "soe", "soe_tol": bad})
+    with pytest.raises(ValueError, match="soe_tol"):
+        fdeint(_forced, y0, t, 0.5, options={"soe_tol": 1e-6})
+    with pytest.raises(ValueError, match="exclude each other"):
+        fdeint(_forced, y0, t, 0.5, options={"history": "soe", "soe_tol": 1e-6, "soe_terms": 8})

@@ -30,7 +30,9 @@ __all__ = [
     "method_options",
 ]
 
-_FRACTIONAL_OPTIONS = frozenset({"memory", "history", "soe_terms", "soe_window", "block"})
+_FRACTIONAL_OPTIONS = frozenset(
+    {"memory", "history", "soe_terms", "soe_tol", "soe_window", "block"}
+)
 #: Options every integrator accepts.
 _COMMON_OPTIONS = frozenset({"checkpoint"})
 _HISTORY_MODES = ("full", "soe")
@@ -220,6 +222,20 @@ def _check_history_options(opts: dict[str, Any]) -> None:
         if mode != "soe":
             raise ValueError(
                 f"options[{key!r}] applies to options['history']='soe' only, got history={mode!r}"
+            )
+    if "soe_tol" in opts:
+        v = opts["soe_tol"]
+        if isinstance(v, bool) or not isinstance(v, numbers.Real) or not 0.0 < float(v) < 1.0:
+            raise ValueError(f"options['soe_tol'] must be a number in (0, 1), got {_short(v)}")
+        if mode != "soe":
+            raise ValueError(
+                f"options['soe_tol'] applies to options['history']='soe' only, got history={mode!r}"
+            )
+        if "soe_terms" in opts:
+            raise ValueError(
+                f"options['soe_tol']={_short(v)} and options['soe_terms']="
+                f"{_short(opts['soe_terms'])} exclude each other: soe_terms fixes the number "
+                "of exponentials, soe_tol chooses it"
             )
 
 

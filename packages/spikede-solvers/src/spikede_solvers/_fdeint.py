@@ -74,9 +74,13 @@ def fdeint(
         options: Method options: ``corrector_steps`` (int >= 1, ``l1``/``trap``,
             default 1); ``memory`` (same as the argument); ``history``: ``"full"``
             (default, exact) or ``"soe"`` (fast history: the most recent ``soe_window``
-            lags, default 16, exact and the older past as a sum of ``soe_terms``,
-            default 24, exponentials, so each step costs the same at any ``n``; error
-            about 1e-10 relative, see the package README; not with ``memory``);
+            lags, default 8, exact and the older past as a sum of exponentials, so each
+            step costs the same at any ``n``; not with ``memory``). Their number is the
+            fewest whose kernel meets ``soe_tol`` (default 1e-8, at least the dtype's
+            machine epsilon): the l1 error of the approximated coefficients relative to
+            the sum of the exact ones' magnitudes, which bounds each step's history-sum
+            error relative to that sum times the largest stored value; ``soe_terms``
+            fixes the number instead (``soe_terms`` and ``soe_tol`` exclude each other);
             ``block`` (int >= 0, default 64: the exact full history adds the rows older
             than the current block of ``block`` steps by one matrix product per block;
             0 or 1 sums every row at every step); ``checkpoint`` (bool: evaluate

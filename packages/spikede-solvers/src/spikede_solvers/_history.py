@@ -35,10 +35,10 @@ from torch import Tensor
 from torch.autograd.function import once_differentiable
 
 from spikede_solvers._base import Problem
-from spikede_solvers._soe import DEFAULT_TERMS, DEFAULT_WINDOW, SoeTail, fit_soe_tail
+from spikede_solvers._soe import DEFAULT_TOL, DEFAULT_WINDOW, SoeTail, fit_soe_tail
 from spikede_solvers._stream import StreamingHistory
 
-__all__ = ["DEFAULT_BLOCK", "History", "new_history"]
+__all__ = ["DEFAULT_BLOCK", "History", "new_history", "soe_terms"]
 
 #: Steps per block of the blocked exact history sum (``options={"block": k}``).
 DEFAULT_BLOCK = 64
@@ -265,7 +265,7 @@ def new_history(
 
     Args:
         problem: The checked problem (``options["history"]``, ``"soe_terms"``,
-            ``"soe_window"`` are read).
+            ``"soe_tol"``, ``"soe_window"`` are read).
         rows: Number of buffer rows.
         like: A state row (shape, dtype, device).
         coef_rev: The method's coefficients by lag, reversed (as for ``lagged_sum``).
@@ -290,11 +290,13 @@ def new_history(
             0 if problem.memory is not None else int(problem.options.get("block", DEFAULT_BLOCK))
         )
         return History(rows, like, block=block, reuse_for_grad=reuse)
+    terms = problem.options.get("soe_terms")
     tail = fit_soe_tail(
         torch.flip(coef_rev, dims=(0,)),
         int(problem.options.get("soe_window", DEFAULT_WINDOW)),
-        int(problem.options.get("soe_terms", DEFAULT_TERMS)),
+        None if terms is None else int(terms),
         like.dim(),
+        float(problem.options.get("soe_tol", DEFAULT_TOL)),
     )
     if streams and tail is not None:
         return StreamingHistory(like, coef_rev, tail)
@@ -415,3 +417,38 @@ def _soe_weight_grad(b: Tensor, adj: Tensor, rowval: Tensor) -> Tensor:
     if b.dim() == 1:
         return adj.reshape(adj.shape[0], -1) @ rowval.reshape(-1)
     return (adj * rowval).sum_to_size(b.shape)
+
+
+def soe_terms(
+    method: str,
+    n_points: int,
+    alpha: float,
+    options: dict | None = None,
+    dtype: torch.dtype = torch.float32,
+) -> int:
+    """The number of exponentials ``K`` that ``history="soe"`` uses for ``method`` at
+    order ``alpha`` on ``n_points`` uniform grid points (``options["soe_terms"]``, or
+    the one chosen from ``soe_tol``); 0 when the grid is no longer than the window.
+
+    It runs the method's own setup on a one-element state, so it is the ``K`` a solve
+    with these arguments uses (for cost counts such as :func:`spikede.profile`).
+    """
+    from spikede_solvers._checks import check_solve
+
+    opts = {**(options or {}), "history": "soe"}
+    if "soe_terms" in opts:
+        return int(opts["soe_terms"])
+    t = torch.arange(n_points, dtype=dtype)
+    order = torch.tensor(float(alpha), dtype=dtype)
+    solver, problem = check_solve(
+        lambda *a: None, torch.zeros(1, dtype=dtype), t, method, order, None, None, opts, False, False
+    )
+    with torch.no_grad():
+        stepper = solver.setup(problem)
+    try:
+        buf = stepper.bufs[0]  # type: ignore[attr-defined]
+        if isinstance(buf, StreamingHistory):
+            return max(buf.terms - 1, 0)
+        return 0 if buf.tail is None else buf.tail.decays.shape[0] - 1
+    finally:
+        stepper.release()

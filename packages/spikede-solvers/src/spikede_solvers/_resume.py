@@ -93,7 +93,7 @@ class History:
         orders: Per component, ``(orders, coefficients)`` (detached; ``None`` for
             integer-order methods).
         memory: The solve's ``memory``.
-        history_options: The solve's ``history``, ``soe_window`` and ``soe_terms``.
+        history_options: The solve's ``history``, ``soe_window``, ``soe_terms`` and ``soe_tol``.
 
     Example:
         >>> import torch
@@ -184,7 +184,7 @@ def history_options(options: dict[str, Any]) -> tuple[Any, ...]:
     mode = options.get("history", "full")
     if mode != "soe":
         return (mode,)
-    return (mode, options.get("soe_window"), options.get("soe_terms"))
+    return (mode, options.get("soe_window"), options.get("soe_terms"), options.get("soe_tol"))
 
 
 # ---------------------------------------------------------------- saving
@@ -320,6 +320,13 @@ def _restore_buffer(buffer: Any, parts: list[Saved], offset: int) -> None:
         sums = torch.cat([p.sums.reshape(p.sums.shape[0], -1) for p in parts], dim=1)
     tail = parts[0].tail
     if isinstance(buffer, StreamingHistory):
+        if sums is not None and buffer.terms != sums.shape[0]:
+            # soe_tol chose another number of terms for the longer virtual grid; the
+            # saved tail is kept, so the work rows take its size.
+            exact = torch.stack(buffer.mix)[:, buffer.terms :]
+            buffer.terms = sums.shape[0]
+            buffer.mix = torch.cat([exact.new_zeros(exact.shape[0], buffer.terms), exact], 1).unbind(0)
+            buffer._use(buffer.work.new_zeros((buffer.terms + buffer.window, buffer.work.shape[1])))
         if count:
             ring = buffer.work[buffer.terms :]
             slots = torch.arange(first, last + 1, device=ring.device) % buffer.window
@@ -436,9 +443,9 @@ def check_continued(history: History, problem: Problem) -> None:
         )
     if history_options(problem.options) != history.history_options:
         raise ValueError(
-            f"options {dict(zip(('history', 'soe_window', 'soe_terms'), history_options(problem.options)))} "
+            f"options {dict(zip(('history', 'soe_window', 'soe_terms', 'soe_tol'), history_options(problem.options)))} "
             f"do not match initial_history's "
-            f"{dict(zip(('history', 'soe_window', 'soe_terms'), history.history_options))}"
+            f"{dict(zip(('history', 'soe_window', 'soe_terms', 'soe_tol'), history.history_options))}"
         )
     for i, ((o, c), comp) in enumerate(zip(history.orders, problem.components)):
         now = comp.orders

@@ -76,7 +76,7 @@ def snn_solve(
         memory: ``fdeint`` only: keep the last ``memory`` history terms.
         options: Method options, e.g. ``{"corrector_steps": 2}``; ``{"memory": M}`` is
             accepted as an alias of ``memory`` for ``fdeint``. ``history``
-            (``"full"``/``"soe"``), ``soe_terms``, ``soe_window`` and ``block`` as for
+            (``"full"``/``"soe"``), ``soe_tol``, ``soe_terms``, ``soe_window`` and ``block`` as for
             :func:`fdeint`; ``checkpoint`` (bool, both integrators) recomputes ``func`` in
             backward instead of keeping its activations.
 

@@ -11,7 +11,8 @@ grid of ``N`` points (``S = N - 1`` steps, ``S`` coefficients per lag sequence):
 * ``memory=M``: ``gl``/``glmulti``/``pred`` stream a ring of ``min(M, S)`` rows, all of
   them multiplied at every step; ``l1``/``trap`` sum ``min(n, M)`` rows. At most ``M`` per
   step.
-* ``history="soe"`` (``K = soe_terms + 1`` running sums, ``W = soe_window`` exact lags):
+* ``history="soe"`` (``K = soe_terms + 1`` running sums, ``soe_terms`` as given or as the
+  solver chooses it from ``soe_tol`` for the order and grid; ``W = soe_window`` exact lags):
   ``gl``/``glmulti``/``pred`` stream ``K + W`` rows per step, plus ``K`` to fold a row into
   the running sums once the ring is full; ``l1``/``trap`` sum ``min(n, W)`` exact rows and,
   once rows older than the window exist, ``K`` to fold one row in and ``K`` to weight the
@@ -29,12 +30,15 @@ from __future__ import annotations
 
 from typing import Any
 
+import torch
+
+from spikede_solvers._history import soe_terms
+
 __all__ = ["history_macs_per_neuron"]
 
 #: Defaults of spikede_solvers' ``options={"history": "soe"}`` and blocked sums (checked
 #: against the solver package by the tests).
-SOE_TERMS = 24
-SOE_WINDOW = 16
+SOE_WINDOW = 8
 BLOCK = 64
 
 _FIRST_LAG = {"gl": 0, "glmulti": 0, "pred": 0, "l1": 1, "trap": 1}
@@ -62,7 +66,13 @@ def _blocked(steps: int, first: int, block: int) -> int:
     return total
 
 
-def history_macs_per_neuron(method: str, n_points: int, options: dict[str, Any] | None = None) -> int:
+def history_macs_per_neuron(
+    method: str,
+    n_points: int,
+    options: dict[str, Any] | None = None,
+    alpha: float = 0.5,
+    dtype: torch.dtype = torch.float32,
+) -> int:
     """History multiply-adds per neuron for ``method`` on ``n_points`` grid points.
 
     Args:
@@ -70,7 +80,9 @@ def history_macs_per_neuron(method: str, n_points: int, options: dict[str, Any] 
             ``trap``, ``pred``); any other method (integer order) has no history: 0.
         n_points: Number of grid points ``N``.
         options: The solve's options (``memory``, ``history``, ``soe_terms``,
-            ``soe_window``, ``block``).
+            ``soe_window``, ``soe_tol``, ``block``).
+        alpha: The order (it sets the number of exponentials ``soe_tol`` chooses).
+        dtype: The state's dtype (likewise).
 
     Returns:
         The count, over the whole solve, for one state element.
@@ -83,7 +95,6 @@ def history_macs_per_neuron(method: str, n_points: int, options: dict[str, Any] 
     memory = opts.get("memory")
     soe = opts.get("history", "full") == "soe"
     window = int(opts.get("soe_window", SOE_WINDOW))
-    terms = int(opts.get("soe_terms", SOE_TERMS)) + 1
     f0 = steps if method == "trap" else 0  # d_n f_0 at every step (full history, soe)
     if memory is not None:
         m = int(memory)
@@ -93,6 +104,7 @@ def history_macs_per_neuron(method: str, n_points: int, options: dict[str, Any] 
             return steps * min(m, steps)
         return sum(min(n, m) for n in range(steps)) + f0
     if soe and steps > window:
+        terms = soe_terms(method, n_points, alpha, opts, dtype) + 1
         if method in _STREAMS:
             # ring of W rows and K running sums in one product; a row joins the sums when
             # the row written (n + 1 for gl, n for pred) is at least W

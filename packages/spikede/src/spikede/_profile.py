@@ -278,7 +278,16 @@ def _count(snn: Any, network: Any, rec: Any, x: torch.Tensor, x_time: Any, kw: d
     options.update(kw.get("options") or {})
     integer = snn.integrator == "odeint"
     neurons = sum(m[0, 0].numel() for m in rec.membrane.values())
-    history = 0 if integer else history_macs_per_neuron(method, rec.time.shape[0], options) * neurons
+    history = 0.0
+    if not integer:  # per neuron layer: with soe_tol the number of terms follows the order
+        orders = [float(o.alpha().detach().reshape(-1)[0]) for o in snn.orders]
+        sizes = [m[0, 0].numel() for m in rec.membrane.values()]
+        if len(orders) != len(sizes):
+            orders = orders[:1] * len(sizes)
+        history = sum(
+            history_macs_per_neuron(method, rec.time.shape[0], options, a, x.dtype) * size
+            for a, size in zip(orders, sizes)
+        )
     return Profile(
         tuple(layers),
         sum(r.synops for r in layers),
