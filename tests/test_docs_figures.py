@@ -181,3 +181,43 @@ def test_solver_guide_shows_what_its_script_measures(
     assert len(rows) == 5 + 5 + 7
     missing = [row for row in rows if row not in page]
     assert not missing, "rerun scripts/docs_solver_orders.py and update docs/guide/solvers.md"
+
+
+def test_peer_figure_and_table_are_drawn_from_rows(
+    tmp_path: Path, load_script: Callable[[str], ModuleType]
+) -> None:
+    import matplotlib.image
+
+    figure = load_script("docs_peer_figure")
+    rows = [
+        {"T": T, "case": case, "fwd_s": 1e-4 * T * k, "fwd_bwd_s": 3e-4 * T * k,
+         "rates": [0.2, 0.25]}
+        for T in (1000, 100)
+        for k, case in enumerate(figure.CASES, start=1)
+    ]
+    lines = figure.table(rows).splitlines()
+    assert lines[0].startswith("| case | T = 100 | T = 1000 | vs SpikingJelly at T = 1000 |")
+    assert len(lines) == 2 + len(figure.CASES)
+    # the reference is the first case (k = 1); the second takes twice its time
+    assert lines[3] == f"| {list(figure.CASES)[1]} | 20.0 / 60.0 | 200.0 / 600.0 | 2.00x / 2.00x | 0.200 / 0.250 |"
+    out = figure.draw(rows, tmp_path / "sub" / "peers.png")
+    image = matplotlib.image.imread(out)
+    assert image.shape[0] > 300 and image.shape[1] > 800
+    assert image[..., :3].std() > 0.05
+
+
+def test_committed_peer_figure_and_table_are_on_the_page(
+    load_script: Callable[[str], ModuleType],
+) -> None:
+    """The page shows the figure and the table of the committed run of the script."""
+    import json
+
+    figure = load_script("docs_peer_figure")
+    docs = SCRIPTS.parent / "docs"
+    assert (docs / "assets" / "peers_time.png").is_file()
+    results = SCRIPTS.parent / "benchmarks" / "results" / "peers-figure-20261202.json"
+    rows = json.loads(results.read_text(encoding="utf-8"))["rows"]
+    page = (docs / "tutorials" / "memory-performance.md").read_text(encoding="utf-8")
+    assert "](../assets/peers_time.png)" in page
+    missing = [line for line in figure.table(rows).splitlines() if line not in page]
+    assert not missing, "rerun scripts/docs_peer_figure.py --json and update the page"
