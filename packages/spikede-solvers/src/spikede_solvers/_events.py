@@ -4,7 +4,7 @@
 ``bosh3``) and watches chosen state components for upward threshold crossings
 ``y_i - theta_i: - -> +``. After each accepted step the step's dense output is sampled
 at ``theta = 0.25, 0.5, 0.75, 1``; the first sample interval where an element crosses is
-narrowed by bisection (to ``1e-12`` of the step, in float64) on the same polynomial, the
+narrowed (by rounds of 32 subintervals, to ``1e-12`` of the step, in float64) on the same polynomial, the
 earliest crossing ends the step there, ``on_event`` maps the state, and integration
 restarts at the event: a new first stage is evaluated (the FSAL stage of the cut step
 belongs to the discarded part) and the step size proposed by the controller is kept.
@@ -42,8 +42,10 @@ State = tuple[Tensor, ...]
 
 #: Fractions of a step where the dense output is sampled to detect a crossing.
 _SAMPLES = (0.0, 0.25, 0.5, 0.75, 1.0)
-#: Bisection stops when every bracket is this narrow (as a fraction of the step).
+#: Root finding stops when every bracket is this narrow (as a fraction of the step) ...
 _BRACKET = 1e-12
+#: ... and divides each bracket into this many parts per round.
+_GRID = 32
 
 
 @dataclass(frozen=True)
@@ -155,7 +157,7 @@ def odeint_events(
     negative to ``>= 0`` (elements already at or above their threshold at ``t[0]`` are an
     event at ``t[0]``; an element that stays at or above after ``on_event`` is watched
     again once it is below). Each crossing is located in time on the method's dense
-    output (bisection to ``1e-12`` of the step, in float64), the state there is passed to
+    output (to ``1e-12`` of the step, in float64), the state there is passed to
     ``on_event`` (a :class:`Crossing`), and integration restarts from what it returns.
     The event time and everything after it are differentiable through the
     implicit-function theorem (see the module documentation). The cost grows with the
@@ -278,36 +280,42 @@ class _EventLoop:
         watched = [i for i, th in enumerate(self.thresholds) if th is not None]
         coefs = {i: dense.flat64(i) for i in watched}
         ths = {i: self.threshold64(i) for i in watched}
+        samples = torch.tensor(_SAMPLES, dtype=torch.float64, device=self.device).unsqueeze(1)
 
         def g(i: int, theta: Any, idx: Tensor | None = None) -> Tensor:
-            c = coefs[i] if idx is None else tuple(None if x is None else x[idx] for x in coefs[i])
-            th = ths[i] if (idx is None or not isinstance(ths[i], Tensor)) else ths[i][idx]
+            c, th = coefs[i], ths[i]
+            if idx is not None:  # a column per element: theta is [E, K]
+                c = tuple(None if x is None else x[idx].unsqueeze(1) for x in c)
+                th = th[idx].unsqueeze(1) if isinstance(th, Tensor) else th
             return _Dense._poly(theta, *c) - th
 
-        armed = {i: g(i, 0.0) < 0 for i in watched}
-        prev = {i: g(i, 0.0) for i in watched}
-        for k in range(1, len(_SAMPLES)):
-            lo, hi = _SAMPLES[k - 1], _SAMPLES[k]
-            cur = {i: g(i, hi) for i in watched}
-            hits = {i: armed[i] & (prev[i] < 0) & (cur[i] >= 0) for i in watched}
-            if any(bool(m.any()) for m in hits.values()):
-                break
-            prev = cur
-        else:
+        # g at every sample fraction at once, [len(_SAMPLES), n] per component.
+        seq = {i: g(i, samples) for i in watched}
+        armed = {i: seq[i][0] < 0 for i in watched}
+        hits = {i: armed[i] & (seq[i][:-1] < 0) & (seq[i][1:] >= 0) for i in watched}
+        firsts = [int(h.any(1).nonzero()[0]) for h in hits.values() if bool(h.any())]
+        if not firsts:
             return None
-        best = hi
-        for i, m in hits.items():
-            idx = m.nonzero().reshape(-1)
+        j = min(firsts)
+        best = _SAMPLES[j + 1]
+        for i in watched:
+            idx = hits[i][j].nonzero().reshape(-1)
             if idx.numel() == 0:
                 continue
-            a = torch.full((idx.numel(),), lo, dtype=torch.float64, device=idx.device)
-            b = torch.full_like(a, hi)
-            while float((b - a).max()) > _BRACKET:
-                mid = 0.5 * (a + b)
-                up = g(i, mid, idx) >= 0
-                b = torch.where(up, mid, b)
-                a = torch.where(up, a, mid)
-            best = min(best, float(b.min()))
+            # Refine every bracket [lo, hi] (g(lo) < 0 <= g(hi)) by _GRID points at once.
+            lo = torch.full((idx.numel(), 1), _SAMPLES[j], dtype=torch.float64, device=idx.device)
+            hi = torch.full_like(lo, best)
+            width = best - _SAMPLES[j]
+            steps = torch.arange(1, _GRID + 1, dtype=torch.float64, device=idx.device) / _GRID
+            while width > _BRACKET:
+                pts = lo + width * steps
+                pts[:, -1:] = hi
+                up = g(i, pts, idx) >= 0
+                m = up.to(torch.int8).argmax(1, keepdim=True)  # the first point at or above
+                hi = pts.gather(1, m)
+                lo = torch.where(m > 0, pts.gather(1, (m - 1).clamp_min(0)), lo)
+                width /= _GRID
+            best = min(best, float(hi.min()))
         crossed: list[Tensor | None] = [None] * len(self.thresholds)
         for i in watched:
             crossed[i] = (armed[i] & (g(i, best) >= 0)).reshape(self.shapes[i])
