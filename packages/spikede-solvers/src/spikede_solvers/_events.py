@@ -297,21 +297,23 @@ class _EventLoop:
         if not firsts:
             return None
         j = min(firsts)
-        best = _SAMPLES[j + 1]
+        top = best = _SAMPLES[j + 1]
         for i in watched:
             idx = hits[i][j].nonzero().reshape(-1)
             if idx.numel() == 0:
                 continue
             # Refine every bracket [lo, hi] (g(lo) < 0 <= g(hi)) by _GRID points at once.
             lo = torch.full((idx.numel(), 1), _SAMPLES[j], dtype=torch.float64, device=idx.device)
-            hi = torch.full_like(lo, best)
-            width = best - _SAMPLES[j]
+            hi = torch.full_like(lo, top)
+            width = top - _SAMPLES[j]
             steps = torch.arange(1, _GRID + 1, dtype=torch.float64, device=idx.device) / _GRID
+            columns = torch.arange(_GRID, device=idx.device)
             while width > _BRACKET:
                 pts = lo + width * steps
                 pts[:, -1:] = hi
                 up = g(i, pts, idx) >= 0
-                m = up.to(torch.int8).argmax(1, keepdim=True)  # the first point at or above
+                # the first point at or above the threshold (the last one always is)
+                m = torch.where(up, columns, _GRID - 1).min(1, keepdim=True).values
                 hi = pts.gather(1, m)
                 lo = torch.where(m > 0, pts.gather(1, (m - 1).clamp_min(0)), lo)
                 width /= _GRID
