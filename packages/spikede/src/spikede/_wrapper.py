@@ -126,7 +126,11 @@ class SNNWrapper(nn.Module):
       ``sum_j c_j D^{alpha_j} v = f``) with ``method`` ``gl`` (default), ``l1``, ``trap``,
       ``pred`` or ``glmulti`` (:func:`spikede_solvers.snn_solve`);
     * ``integrator="odeint"``: ``dv/dt = f(t, v)`` with ``euler`` (default), ``midpoint``
-      or ``rk4``; ``alpha`` is not used.
+      or ``rk4``; ``alpha`` is not used. The adaptive ``dopri5`` and ``bosh3`` place
+      spikes at located threshold crossings instead (sub-threshold dynamics between them,
+      options ``rtol``, ``atol``, ``first_step``, ``max_num_steps``): output row ``n`` is
+      the head applied to the spikes counted in ``(t_{n-1}, t_n]``, and ``record=`` adds
+      ``rec.spike_times`` (see :mod:`spikede._spike_events`).
 
     The solver grid is ``x_time`` itself, or, with ``options={"step_size": h}``, a uniform
     grid of step ``h`` from ``x_time[0]`` to ``x_time[-1]`` (sub-stepping evaluates the
