@@ -19,9 +19,9 @@ import copy
 import time
 
 import torch
+from digits_fsnn import build_model, load_data
 from torch import nn
 
-from digits_fsnn import build_model, load_data
 from spikede import SNNWrapper
 
 

@@ -8,7 +8,15 @@ import pytest
 import torch
 from torch import nn
 
-from spikede import HardResetIFNeuron, HardResetLIFNeuron, IFNeuron, LIFNeuron, LINeuron, NoisyLIFNeuron, SNNWrapper
+from spikede import (
+    HardResetIFNeuron,
+    HardResetLIFNeuron,
+    IFNeuron,
+    LIFNeuron,
+    LINeuron,
+    NoisyLIFNeuron,
+    SNNWrapper,
+)
 
 F64, F32 = torch.float64, torch.float32
 TIGHT = {"rtol": 1e-9, "atol": 1e-11}
