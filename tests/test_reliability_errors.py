@@ -23,6 +23,7 @@ from spikede import (
     HardResetLIFNeuron,
     IFNeuron,
     LIFNeuron,
+    LINeuron,
     NoisyLIFNeuron,
     SNNWrapper,
     VotingLayer,
@@ -31,7 +32,7 @@ from spikede import (
 from spikede._surrogate import SigmoidSurrogate
 from spikede_fx import ODEFuncFromFX, symbolic_trace_leaf_neurons
 from spikede_interp import Interpolator, interpolate
-from spikede_solvers import fdeint, mittag_leffler, odeint, snn_solve
+from spikede_solvers import fdeint, mittag_leffler, odeint, odeint_events, snn_solve
 
 PAGE = Path(__file__).resolve().parents[1] / "docs" / "reference" / "errors.md"
 
@@ -226,6 +227,7 @@ ROWS: list[Row] = [
     R("odeint", "func", "a stiff field on a coarse grid (`-500 y`, h = 0.25)", lambda: odeint(lambda t, y: -500.0 * y, torch.ones(2), torch.linspace(0.0, 50.0, 201)), FloatingPointError, "the solution became non-finite"),
     R("odeint", "t", "non-monotone grid", lambda: odeint(_decay, Y0, torch.tensor([0.0, 2.0, 1.0])), ValueError, "strictly increasing"),
     R("odeint", "method", "`'gl'` (fractional method)", lambda: odeint(_decay, Y0, T6, "gl"), ValueError, "is not a method of odeint"),
+    R("odeint_events", "method", "`'rk4'` (not adaptive)", lambda: odeint_events(lambda t, y: -y, Y0, T6, [1.0], lambda c: c.states[0], "rk4"), ValueError, "is not an adaptive method"),
     R("odeint", "options", "`{'memory': 2}`", lambda: odeint(_decay, Y0, T6, options={"memory": 2}), ValueError, "are not accepted by method"),
     # ---------------------------------------------------------------- snn_solve
     R("snn_solve", "y0", "a tensor, not a tuple", lambda: snn_solve(_snn_field, Y0, T6, alpha=0.5), TypeError, "y0 must be a tuple of tensors"),
@@ -268,6 +270,8 @@ ROWS: list[Row] = [
     R("SNNWrapper", "options", "`{'checkpoint': False}` with `integrator='odeint_adjoint'`", lambda: _wrapper(integrator="odeint_adjoint", options={"checkpoint": False}), ValueError, "means integrator='odeint' with options['checkpoint']=True"),
     R("SNNWrapper", "alpha", "`'linear'` (the reference's third positional argument)", lambda: SNNWrapper(_mlp(), "fdeint", "linear", 0.5), TypeError, "was interpolation_method, spikede's is alpha"),
     R("SNNWrapper", "method", "`'rk4'` with `integrator='fdeint'`", lambda: _wrapper(method="rk4"), ValueError, "belongs to integrator 'odeint'"),
+    R("SNNWrapper", "method", "`'dopri5'` with `integrator='fdeint'`", lambda: _wrapper(method="dopri5"), ValueError, "integrator='fdeint' has no adaptive method"),
+    R("SNNWrapper", "options", "`{'step_size': 0.5}` with `method='dopri5'`", lambda: _wrapper(integrator="odeint", method="dopri5", options={"step_size": 0.5}), ValueError, "does not apply to the adaptive method"),
     R("SNNWrapper", "method", "`'bogus'`", lambda: _wrapper(method="bogus"), ValueError, "is not a method of integrator 'fdeint'"),
     R("SNNWrapper", "alpha", "`0.0`", lambda: _wrapper(alpha=0.0), ValueError, "must lie in (0, 1]"),
     R("SNNWrapper", "alpha", "`1.2`", lambda: _wrapper(alpha=1.2), ValueError, "must lie in (0, 1]"),
@@ -307,6 +311,8 @@ ROWS: list[Row] = [
     R("SNNWrapper.forward", "method", "`'euler'` on an fdeint wrapper", lambda: _wrapper()(torch.rand(5, 2, 3), method="euler"), ValueError, "belongs to integrator 'odeint'"),
     R("SNNWrapper.forward", "options", "`{'memory': 0}`", lambda: _wrapper()(torch.rand(5, 2, 3), options={"memory": 0}), ValueError, "options['memory'] must be an int >= 1"),
     R("SNNWrapper.forward", "options", "`{'step_size': 10.0}` (grid of 1 point)", lambda: _wrapper()(torch.rand(5, 2, 3), options={"step_size": 10.0}), ValueError, "the solver grid needs at least 2 points"),
+    R("SNNWrapper.forward", "method", "`'dopri5'` with a `LINeuron` layer (no event interface)", lambda: SNNWrapper(nn.Sequential(nn.Linear(3, 2), LINeuron()), integrator="odeint", method="dopri5")(torch.rand(5, 2, 3)), ValueError, "layer '1' (LINeuron): it does not implement subthreshold"),
+    R("SNNWrapper.forward", "return_state", "`True` with `method='dopri5'`", lambda: _wrapper(integrator="odeint", method="dopri5")(torch.rand(5, 2, 3), return_state=True), ValueError, "return_state=True is not supported with method='dopri5'"),
     R("SNNWrapper.forward", "model_args", "missing `mask` of the model", lambda: SNNWrapper(_Masked())(torch.rand(5, 2, 3)), TypeError, "missing extra input(s) ['mask']"),
     R("SNNWrapper.load_state_dict", "state_dict", "checkpoint of a 2-term wrapper into a 1-term one", lambda: _wrapper().load_state_dict(_wrapper(alpha=[0.3, 0.6], alpha_mode="multiterm").state_dict()), ValueError, "the checkpoint has 2 order term(s) but this wrapper has 1"),
     # ---------------------------------------------------------------- neurons

@@ -8,6 +8,7 @@ from typing import Any
 import torch
 from torch import fx, nn
 
+from spikede_fx._event_graph import event_graph
 from spikede_fx._hoist import InputPart, split_input_part
 from spikede_fx._record import RecordGraphs, recording_graphs
 from spikede_fx._shape_errors import layer_shape_error
@@ -138,6 +139,7 @@ class Network:
         self.neuron_node_order = [n.name for n in split.neuron_nodes]
         self.neuron_node_names = set(self.neuron_node_order)
         self._recording: dict[tuple[int, ...], RecordGraphs] = {}
+        self._event: fx.GraphModule | None = None
         self.boundary_names = list(split.boundary_names)
         self.input_names = list(split.input_names)
         extras = [n for n in traced.graph.nodes if n.op == "placeholder"][1:]
@@ -154,6 +156,7 @@ class Network:
         for gm in self.graph_modules():
             gm.model = self.model
         self._recording = {}  # rebuilt on demand around the copied model
+        self._event = None
 
     def graph_modules(self) -> list[fx.GraphModule]:
         """Every graph module of the network."""
@@ -171,6 +174,13 @@ class Network:
             graphs = recording_graphs(self.ode, state, self.model, self.neuron_node_order, calls)
             self._recording[calls] = graphs
         return graphs
+
+    def event(self) -> fx.GraphModule:
+        """The event graph ``event(*v, *spikes, x, *extras) -> (dv..., boundaries...)``
+        (see :mod:`spikede_fx._event_graph`), built on first use."""
+        if self._event is None:
+            self._event = event_graph(self.ode, self.model, self.neuron_node_order, f"{type(self.model).__name__}Event")
+        return self._event
 
     def modules_of(self, gm: fx.GraphModule) -> list[nn.Module]:
         """The layers that ``gm`` calls, as they are in the model now."""

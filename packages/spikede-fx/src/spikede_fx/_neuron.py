@@ -46,6 +46,11 @@ class BaseNeuron(nn.Module, abc.ABC):
     state (reset with :meth:`reset_state`), so that the user's model still runs as an
     ordinary discrete-time SNN, one time step per call.
 
+    Optional event interface: :meth:`subthreshold` (``dv/dt`` without the reset),
+    :meth:`event_threshold`, :meth:`event_reset` and :meth:`event_spike`. A neuron that
+    implements it can also be integrated by the adaptive methods, which integrate the
+    sub-threshold dynamics and place each spike at its threshold crossing in time.
+
     A subclass whose ``step`` takes only ``(v, current)`` (the contract before
     spikede-fx 0.2) still works, with a ``DeprecationWarning`` at class creation; it then
     sees no step size.
@@ -149,3 +154,95 @@ class BaseNeuron(nn.Module, abc.ABC):
     def reset_state(self) -> None:
         """Forget the internal state used by the one-argument (discrete-time) call."""
         self._discrete_state = None
+
+    # ------------------------------------------------------------------ event interface
+    # Optional: what the adaptive methods need to place spikes at threshold crossings
+    # (``SNNWrapper(integrator="odeint", method="dopri5")``). Between spikes the membrane
+    # follows ``subthreshold``; a crossing of ``event_threshold()`` from below is a spike,
+    # located in time, after which ``event_reset`` maps the membrane.
+
+    def subthreshold(self, v: torch.Tensor, current: torch.Tensor) -> torch.Tensor:
+        """``dv/dt`` between spikes: the membrane equation without the reset.
+
+        Part of the optional event interface (with :meth:`event_threshold` and
+        :meth:`event_reset`), which adaptive methods need.
+
+        Args:
+            v: Membrane potential.
+            current: Input current, same shape as ``v``.
+
+        Returns:
+            The time derivative of ``v`` in the absence of spikes.
+
+        Raises:
+            NotImplementedError: When the neuron does not implement the event interface.
+        """
+        raise NotImplementedError(f"{type(self).__name__} does not implement subthreshold(v, current)")
+
+    def event_threshold(self) -> float | torch.Tensor:
+        """The threshold ``theta``: an upward crossing of ``v - theta`` through zero is a spike.
+
+        Returns:
+            A number, or a tensor broadcastable to the membrane (which may require grad).
+
+        Raises:
+            NotImplementedError: When the neuron does not implement the event interface.
+        """
+        raise NotImplementedError(f"{type(self).__name__} does not implement event_threshold()")
+
+    def event_reset(self, v: torch.Tensor, spike: torch.Tensor) -> torch.Tensor:
+        """The membrane after the spikes ``spike`` (1 where a neuron fires, else 0).
+
+        Written so that it is the identity where ``spike`` is 0 (e.g. ``v - theta *
+        spike`` for a soft reset); ``spike`` carries the surrogate gradient.
+
+        Args:
+            v: Membrane potential at the spike (at or above the threshold where it fires).
+            spike: The spikes, same shape as ``v``.
+
+        Returns:
+            The membrane right after the spikes.
+
+        Raises:
+            NotImplementedError: When the neuron does not implement the event interface.
+        """
+        raise NotImplementedError(f"{type(self).__name__} does not implement event_reset(v, spike)")
+
+    def event_spike(self, v: torch.Tensor) -> torch.Tensor:
+        """``H(v - theta)`` in the forward pass, with the neuron's surrogate derivative.
+
+        The default is the plain Heaviside step (no gradient); neurons with a surrogate
+        override it so that spikes placed at events train like the grid methods' spikes.
+
+        Args:
+            v: Membrane potential.
+
+        Returns:
+            The spikes, in ``v``'s dtype.
+        """
+        return (v >= self.event_threshold()).to(v.dtype)
+
+    def events_unsupported(self) -> str | None:
+        """Why this neuron cannot run with spikes located as events, or ``None`` if it can.
+
+        The default checks that the class implements :meth:`subthreshold`,
+        :meth:`event_threshold` and :meth:`event_reset`; a subclass may add conditions
+        (e.g. noise drawn per evaluation, which an adaptive method cannot integrate).
+
+        Returns:
+            ``None``, or a sentence saying what is missing.
+
+        Example:
+            >>> from spikede_fx import BaseNeuron
+            >>> class Plain(BaseNeuron):
+            ...     def step(self, v, current, dt):
+            ...         return current, (v >= 1.0).to(v.dtype)
+            >>> Plain().events_unsupported()
+            'it does not implement subthreshold, event_threshold, event_reset'
+        """
+        missing = [
+            name
+            for name in ("subthreshold", "event_threshold", "event_reset")
+            if getattr(type(self), name) is getattr(BaseNeuron, name)
+        ]
+        return f"it does not implement {', '.join(missing)}" if missing else None

@@ -6,6 +6,8 @@ Public API:
   ``gl``, ``l1``, ``trap``, ``pred``, ``glmulti``.
 * :func:`odeint` — integer order, methods ``euler``, ``midpoint``, ``rk4`` on the given
   grid, and the adaptive ``dopri5``, ``bosh3`` (:class:`AdaptiveSolver`, :class:`Tableau`).
+* :func:`odeint_events` / :class:`Crossing` — adaptive integration with threshold
+  crossings located in time on the dense output, the state mapped at each event.
 * :func:`solve` / :class:`Solution` — the one fixed-grid entry point: a field
   ``func(t, y, args, step)`` that receives the step it serves, tuple states with
   per-component orders, and auxiliary outputs recorded per grid point.
@@ -23,6 +25,7 @@ from spikede_solvers.__about__ import __version__
 from spikede_solvers._adaptive import AdaptiveSolver
 from spikede_solvers._base import Component, Problem, Solver, Step, Stepper
 from spikede_solvers._checks import check_options
+from spikede_solvers._events import Crossing, odeint_events
 from spikede_solvers._fdeint import fdeint
 from spikede_solvers._graded_grid import graded_grid
 from spikede_solvers._mittag_leffler import mittag_leffler
@@ -37,6 +40,7 @@ __all__ = [
     "SOLVERS",
     "AdaptiveSolver",
     "Component",
+    "Crossing",
     "History",
     "Problem",
     "SNNSolution",
@@ -52,6 +56,7 @@ __all__ = [
     "list_methods",
     "mittag_leffler",
     "odeint",
+    "odeint_events",
     "register_method",
     "snn_solve",
     "solve",

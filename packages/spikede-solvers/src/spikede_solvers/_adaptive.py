@@ -187,6 +187,38 @@ class AdaptiveSolver(Solver):
             "(AdaptiveSolver.solve), not on a fixed grid"
         )
 
+    def attempt(
+        self,
+        field: Callable[[Any, State], State],
+        time: Callable[[float], Any],
+        y: State,
+        f: State,
+        h: float,
+    ) -> tuple[State, list[State], list[Tensor]]:
+        """One trial step of size ``h`` from ``y`` (whose derivative is ``f``).
+
+        Args:
+            field: The vector field, called as ``field(time(c_i), y_i)`` at every stage.
+            time: Maps a stage's fraction ``c_i`` of the step to the time argument that
+                ``field`` receives (a float, or a tensor that carries a gradient).
+            y: The state at the start of the step.
+            f: ``field`` at the start of the step (the first stage).
+            h: The step size.
+
+        Returns:
+            ``(y_new, ks, err)``: the propagated solution, the stages (with the FSAL stage
+            ``f(t + h, y_new)`` last for an FSAL pair) and the local error estimate of
+            each component.
+        """
+        tab = self.tableau
+        ks = [f]
+        for i in range(1, len(tab.c) - (1 if tab.fsal else 0)):
+            ks.append(field(time(tab.c[i]), _combine(y, h, tab.a[i], ks)))
+        y_new = _combine(y, h, tab.b, ks)
+        if tab.fsal:
+            ks.append(field(time(1.0), y_new))
+        return y_new, ks, [_weighted(h, tab.e, ks, i) for i in range(len(y))]
+
     def solve(
         self,
         func: Callable[..., Any],
@@ -248,13 +280,7 @@ class AdaptiveSolver(Solver):
                     f"below the resolution of {t.dtype}; the solution may blow up or the "
                     "tolerances be too tight for this dtype"
                 )
-            ks = [f]
-            for i in range(1, len(tab.c) - (1 if tab.fsal else 0)):
-                ks.append(field(t_now + tab.c[i] * h, _combine(y, h, tab.a[i], ks)))
-            y_new = _combine(y, h, tab.b, ks)
-            if tab.fsal:
-                ks.append(field(t_new, y_new))
-            err_est = [_weighted(h, tab.e, ks, i) for i in range(len(y))]
+            y_new, ks, err_est = self.attempt(field, lambda c, t0=t_now, h=h: t0 + c * h, y, f, h)
             err = error_norm(err_est, y, y_new, rtol, atol)
             if not err <= 1.0:
                 stats["rejected"] += 1

@@ -567,6 +567,9 @@ def check_options(method: str, options: Any) -> dict[str, Any]:
         {'history': 'soe'}
     """
     opts = _check_options(options, method_options(method), method)
+    if getattr(SOLVERS[method], "adaptive", False):
+        # Values checked here once (the dtype-dependent floor of rtol again at the solve).
+        check_adaptive_options(opts, (torch.zeros((), dtype=torch.float64),))
     m = opts.get("memory")
     if m is not None and (isinstance(m, bool) or not isinstance(m, numbers.Integral) or m < 1):
         raise ValueError(f"options['memory'] must be an int >= 1 or None, got {_short(m)}")

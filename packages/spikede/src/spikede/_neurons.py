@@ -255,6 +255,23 @@ class _ThresholdNeuron(_TimeConstant):
         """Whether the threshold is an ``nn.Parameter``."""
         return "threshold" in self._parameters
 
+    # Event interface (adaptive methods place spikes at located threshold crossings).
+    def subthreshold(self, v: torch.Tensor, current: torch.Tensor) -> torch.Tensor:
+        """``dv/dt`` between spikes: the charging rate ``r`` (no reset impulse)."""
+        return self._rate(v, current, self._tau_value)
+
+    def event_threshold(self) -> float | torch.Tensor:
+        """The firing threshold ``theta``."""
+        return self.threshold
+
+    def event_spike(self, v: torch.Tensor) -> torch.Tensor:
+        """``H(v - theta)`` forward, the neuron's surrogate derivative backward."""
+        return self.surrogate._spike_above(v, self.event_threshold())
+
+    def event_reset(self, v: torch.Tensor, spike: torch.Tensor) -> torch.Tensor:
+        """Soft reset: ``v - theta * spike`` (``spike`` detached with ``detach_reset``)."""
+        return v - self.event_threshold() * (spike.detach() if self.detach_reset else spike)
+
     def extra_repr(self) -> str:
         """Summarise the configuration in the module's repr."""
         parts = [] if self._tau_value is None else [self._tau_repr()]
@@ -494,6 +511,10 @@ class _HardResetNeuron(_ThresholdNeuron):
         jump = v_reset - u  # exact products below: reset is 0 or 1
         return torch.addcmul(rate, reset, jump if dt is None else jump / dt), spike
 
+    def event_reset(self, v: torch.Tensor, spike: torch.Tensor) -> torch.Tensor:
+        """Hard reset: ``v + spike * (v_reset - v)``, i.e. ``v_reset`` where a neuron fires."""
+        return v + (spike.detach() if self.detach_reset else spike) * (self.v_reset - v)
+
     def extra_repr(self) -> str:
         """Summarise the configuration in the module's repr."""
         return f"{super().extra_repr()}, v_reset={self.v_reset}"
@@ -628,6 +649,15 @@ class NoisyLIFNeuron(LIFNeuron):
             noise_std=noise_std,
         )
         self.noise_std: float = float(noise_std)
+
+    def events_unsupported(self) -> str | None:
+        """Training noise is drawn per evaluation, which an adaptive method cannot integrate."""
+        if self.training and self.noise_std > 0:
+            return (
+                "its current noise is drawn anew at every evaluation in training mode, which an "
+                "adaptive method cannot integrate (use .eval() or noise_std=0, or a grid method)"
+            )
+        return super().events_unsupported()
 
     def _input_current(self, current: torch.Tensor) -> torch.Tensor:
         """The input current plus Gaussian noise in training mode."""

@@ -38,6 +38,12 @@ class Recording:
         membrane: Per layer, ``[N, B, ...]``: the membrane potential at each grid point
             (the solver's state, as ``return_states=True`` gives it).
         time: The grid times ``[N]``.
+        spike_times: Per layer, with an adaptive method (spikes located as events): a
+            float tensor ``[K, 1 + len(neuron_shape) + 1]``, one row ``(batch index,
+            neuron index..., time)`` per spike, sorted by time; the times are
+            differentiable (implicit-function theorem). Empty for the grid methods,
+            whose spikes have no time finer than their step. With an adaptive method
+            ``spikes`` holds the spikes counted in ``(t_{n-1}, t_n]`` of the output grid.
 
     Example:
         >>> import torch
@@ -54,11 +60,16 @@ class Recording:
     """
 
     def __init__(
-        self, spikes: dict[str, torch.Tensor], membrane: dict[str, torch.Tensor], time: torch.Tensor
+        self,
+        spikes: dict[str, torch.Tensor],
+        membrane: dict[str, torch.Tensor],
+        time: torch.Tensor,
+        spike_times: dict[str, torch.Tensor] | None = None,
     ) -> None:
         self.spikes = spikes
         self.membrane = membrane
         self.time = time
+        self.spike_times: dict[str, torch.Tensor] = {} if spike_times is None else spike_times
 
     @property
     def names(self) -> list[str]:

@@ -17,6 +17,7 @@ from torch import nn
 from spikede import _compat, _state
 from spikede._alpha import DEFAULT_ALPHA, LayerOrder, PerLayerAlphaConfig, check_checkpoint_orders
 from spikede._recording import plan_recording
+from spikede._spike_events import forward_events
 from spikede._state import State
 from spikede_fx import ODEFuncFromFX
 from spikede_solvers import SOLVERS, check_options, solve
@@ -40,12 +41,8 @@ class _Integrators(Mapping):
     def __getitem__(self, integrator: str) -> tuple[str, ...]:
         kind = _KINDS[integrator]
         first = [m for m in self._FIRST[integrator] if m in SOLVERS]
-        # Adaptive methods pick their own steps; the wrapper integrates on a fixed grid.
-        rest = sorted(
-            m
-            for m, s in SOLVERS.items()
-            if s.kind == kind and m not in first and not getattr(s, "adaptive", False)
-        )
+        # Adaptive methods (integer order) place spikes at located events (_spike_events).
+        rest = sorted(m for m, s in SOLVERS.items() if s.kind == kind and m not in first)
         return (*first, *rest)
 
     def __iter__(self) -> Iterator[str]:
@@ -67,11 +64,12 @@ def _check_method(integrator: str, method: str | None, name: str = "method") -> 
         return None
     if not isinstance(method, str):
         raise TypeError(f"{name} must be a string or None; got {type(method).__name__}")
-    if getattr(SOLVERS.get(method), "adaptive", False):
+    if integrator == "fdeint" and getattr(SOLVERS.get(method), "adaptive", False):
         raise ValueError(
-            f"{name}={method!r} is an adaptive method: SNNWrapper integrates on a fixed grid "
-            f"(spikes located as events in time are not supported yet); accepted: "
-            f"{INTEGRATORS[integrator]}"
+            f"{name}={method!r} is an adaptive integer-order method: integrator='fdeint' has no "
+            "adaptive method (a fractional derivative's memory of the whole past makes a "
+            "rejected step costly); use integrator='odeint' for it, or a fractional method: "
+            f"{INTEGRATORS['fdeint']}"
         )
     if method not in INTEGRATORS[integrator]:
         other = [k for k, v in INTEGRATORS.items() if method in v]
@@ -95,6 +93,11 @@ def _check_options(options: object, name: str, method: str) -> dict[str, Any]:
         isinstance(h, bool) or not isinstance(h, numbers.Real) or not math.isfinite(h) or h <= 0
     ):
         raise ValueError(f"{name}['step_size'] must be a positive finite number or None; got {h!r}")
+    if h is not None and getattr(SOLVERS[method], "adaptive", False):
+        raise ValueError(
+            f"{name}['step_size'] does not apply to the adaptive method {method!r}, which "
+            "chooses its own steps (give first_step, rtol, atol instead)"
+        )
     checked = check_options(method, {k: v for k, v in opts.items() if k not in _WRAPPER_OPTIONS})
     if h is not None:
         checked["step_size"] = float(h)
@@ -123,7 +126,11 @@ class SNNWrapper(nn.Module):
       ``sum_j c_j D^{alpha_j} v = f``) with ``method`` ``gl`` (default), ``l1``, ``trap``,
       ``pred`` or ``glmulti`` (:func:`spikede_solvers.snn_solve`);
     * ``integrator="odeint"``: ``dv/dt = f(t, v)`` with ``euler`` (default), ``midpoint``
-      or ``rk4``; ``alpha`` is not used.
+      or ``rk4``; ``alpha`` is not used. The adaptive ``dopri5`` and ``bosh3`` place
+      spikes at located threshold crossings instead (sub-threshold dynamics between them,
+      options ``rtol``, ``atol``, ``first_step``, ``max_num_steps``): output row ``n`` is
+      the head applied to the spikes counted in ``(t_{n-1}, t_n]``, and ``record=`` adds
+      ``rec.spike_times`` (see :mod:`spikede._spike_events`).
 
     The solver grid is ``x_time`` itself, or, with ``options={"step_size": h}``, a uniform
     grid of step ``h`` from ``x_time[0]`` to ``x_time[-1]`` (sub-stepping evaluates the
@@ -596,6 +603,12 @@ class SNNWrapper(nn.Module):
         step_size = opts.pop("step_size", None)
         if model_kwargs is None:
             model_kwargs = {}
+        if getattr(SOLVERS[run_method], "adaptive", False):
+            return forward_events(
+                self, x, x_time, run_method, opts, step_size=step_size, model_args=model_args, model_kwargs=model_kwargs,
+                return_states=return_states, plan=plan, probe_silence=probe_silence,
+                initial_state=initial_state, return_state=return_state, output_time=output_time,
+            )
 
         odefunc = self._odefunc
         shapes = self._infer_shapes(x[0], model_args, model_kwargs)
