@@ -19,21 +19,10 @@ import copy
 import time
 
 import torch
-from digits_fsnn import build_model, load_data
+from digits_fsnn import accuracy, build_model, load_data
 from torch import nn
 
 from spikede import SNNWrapper
-
-
-def accuracy(snn: SNNWrapper, x: torch.Tensor, y: torch.Tensor, batch: int) -> float:
-    snn.eval()
-    correct = 0
-    with torch.no_grad():
-        for i in range(0, x.shape[1], batch):
-            logits = snn(x[:, i : i + batch]).mean(0)
-            correct += int((logits.argmax(-1) == y[i : i + batch]).sum())
-    snn.train()
-    return correct / x.shape[1]
 
 
 def train(model: nn.Module, method: str, options: dict | None, data: dict, args: argparse.Namespace) -> tuple[float, float]:
