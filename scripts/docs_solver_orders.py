@@ -24,6 +24,7 @@ import math
 import torch
 
 from spikede_solvers import fdeint, mittag_leffler, odeint
+from spikede_solvers._history import soe_terms  # the K a default soe solve picks
 
 F64 = torch.float64
 ALPHAS = (0.3, 0.5, 0.8)
@@ -132,9 +133,13 @@ def history_table() -> None:
         ("`memory=10`", {"memory": 10}, 10),
         ("`memory=100`", {"memory": 100}, 100),
         ("`memory=500`", {"memory": 500}, 500),
-        ('`"soe"` 24, 16 (default)', {"options": {"history": "soe"}}, 24 + 1 + 16),
-        ('`"soe"` 16, 8', {"options": {"history": "soe", "soe_terms": 16, "soe_window": 8}},
-         16 + 1 + 8),
+        # The default picks K from soe_tol (1e-8) for this N and alpha; window 8.
+        ('`"soe"` (default: `soe_tol=1e-8`, window 8)', {"options": {"history": "soe"}},
+         soe_terms("gl", n_steps + 1, alpha, dtype=F64) + 1 + 8),
+        ('`"soe"` `soe_tol=1e-5`', {"options": {"history": "soe", "soe_tol": 1e-5}},
+         soe_terms("gl", n_steps + 1, alpha, {"soe_tol": 1e-5}, dtype=F64) + 1 + 8),
+        ('`"soe"` 24, 16', {"options": {"history": "soe", "soe_terms": 24, "soe_window": 16}},
+         24 + 1 + 16),
         ('`"soe"` 8, 4', {"options": {"history": "soe", "soe_terms": 8, "soe_window": 4}},
          8 + 1 + 4),
         ('`"soe"` 4, 2', {"options": {"history": "soe", "soe_terms": 4, "soe_window": 2}},
