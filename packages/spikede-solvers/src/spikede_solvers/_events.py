@@ -4,10 +4,17 @@
 ``bosh3``) and watches chosen state components for upward threshold crossings
 ``y_i - theta_i: - -> +``. After each accepted step the step's dense output is sampled
 at ``theta = 0.25, 0.5, 0.75, 1``; the first sample interval where an element crosses is
-narrowed (by rounds of 32 subintervals, to ``1e-12`` of the step, in float64) on the same polynomial, the
-earliest crossing ends the step there, ``on_event`` maps the state, and integration
-restarts at the event: a new first stage is evaluated (the FSAL stage of the cut step
-belongs to the discarded part) and the step size proposed by the controller is kept.
+narrowed (by rounds of 32 subintervals, to ``1e-12`` of the step, in float64) on the same
+polynomial, the earliest crossing ends the step there, ``on_event`` maps the state, and
+integration restarts at the event: a new first stage is evaluated (the FSAL stage of the
+cut step belongs to the discarded part) and the step size proposed by the controller is
+kept.
+
+Rows. The loop works on ``R`` independent systems at once, each with its own time, step
+size, controller and events: with ``batched=True`` they are the rows of dim 0 of every
+component (a batch of samples), otherwise the whole state is one row. A round attempts
+one step in every unfinished row; rows whose error is too large retry with a smaller
+step while the others advance, and a crossing cuts only its own row's step.
 
 Gradients. The event time is a function of everything the trajectory depends on, by the
 implicit-function theorem: at a crossing ``g(t*) = y_i(t*) - theta_i = 0``,
@@ -15,9 +22,9 @@ implicit-function theorem: at a crossing ``g(t*) = y_i(t*) - theta_i = 0``,
 ``t* = t_det - (g - g.detach()) / gdot.detach()`` (``t_det`` the located value,
 ``g`` the dense-output value at the fixed time ``t_det``, ``gdot = f_i`` there), and the
 state handed to ``on_event`` as ``y_det + (t* - t_det) f`` (the same values; its
-derivative in ``t*`` is the field). Every later time, stage times and dense-output
-fractions included, carries ``t*``'s graph, so the trajectory after an event is shifted
-with the event as the exact solution is.
+derivative in ``t*`` is the field). Every later time of the row, stage times and
+dense-output fractions included, carries ``t*``'s graph, so the trajectory after an
+event is shifted with the event as the exact solution is.
 """
 
 from __future__ import annotations
@@ -30,17 +37,18 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from spikede_solvers._adaptive import AdaptiveSolver, _weighted
+from spikede_solvers._adaptive import AdaptiveSolver
 from spikede_solvers._adaptive_options import check_adaptive_options
 from spikede_solvers._checks import _check_states, check_options
 from spikede_solvers._registry import SOLVERS
-from spikede_solvers._step_control import PIController, error_norm, initial_step
+from spikede_solvers._step_control import PIController, initial_step_rows, row_error_norm
 
 __all__ = ["Crossing", "odeint_events"]
 
 State = tuple[Tensor, ...]
+F64 = torch.float64
 
-#: Fractions of a step where the dense output is sampled to detect a crossing.
+#: Fractions of a step where the dense output is sampled to detect a crossing (equally spaced).
 _SAMPLES = (0.0, 0.25, 0.5, 0.75, 1.0)
 #: Root finding stops when every bracket is this narrow (as a fraction of the step) ...
 _BRACKET = 1e-12
@@ -52,10 +60,17 @@ _GRID = 32
 class Crossing:
     """An upward threshold crossing located by :func:`odeint_events`.
 
+    With ``batched=True`` every tensor has the batch as its first dimension and
+    :attr:`rows` says which samples have an event at this call; the others hold their
+    state at the end of their current step, with no element crossed (what ``on_event``
+    returns for them is ignored).
+
     Attributes:
-        time: The event time, a 0-d tensor; differentiable (implicit-function theorem) in
-            whatever the trajectory and the thresholds depend on.
-        time_value: The same time as a Python float.
+        time: The event time: a 0-d tensor, or ``[B]`` when batched (a row without an
+            event holds the end of its step, without gradient); differentiable
+            (implicit-function theorem) in whatever the trajectory and the thresholds
+            depend on.
+        time_value: The same time as a Python float (a tuple of floats when batched).
         states: The state at the event, before ``on_event`` (one tensor per component);
             its derivative with respect to :attr:`time` is the field.
         fixed_states: The same values with the time held fixed (no dependence on
@@ -66,45 +81,72 @@ class Crossing:
         element_times: Per component, the event time of each crossed element, each with
             its own implicit-function gradient (values equal :attr:`time`; elements not
             crossed hold :attr:`time` without gradient), or ``None``.
+        rows: When batched, the ``[B]`` bool mask of the samples with an event; ``None``
+            otherwise.
     """
 
     time: Tensor
-    time_value: float
+    time_value: float | tuple[float, ...]
     states: State
     fixed_states: State
     derivatives: State
     crossed: tuple[Tensor | None, ...]
     element_times: tuple[Tensor | None, ...]
+    rows: Tensor | None = None
+
+
+def _column(values: Tensor, like: Tensor) -> Tensor:
+    """``values [R]`` shaped to broadcast over ``like [R, ...]``, in ``like``'s dtype."""
+    return values.to(like.dtype).reshape(-1, *([1] * (like.dim() - 1)))
+
+
+def _where(mask: Tensor, a: State, b: State) -> State:
+    """Row-wise choice between two states: ``a`` in the rows of ``mask [R]``, else ``b``."""
+    return tuple(torch.where(mask.reshape(-1, *([1] * (x.dim() - 1))), x, y) for x, y in zip(a, b))
+
+
+def _poly(theta: Any, a: Tensor, r2: Tensor, r3: Tensor, r4: Tensor, extra: Tensor | None) -> Tensor:
+    one = 1.0 - theta
+    inner = r4 if extra is None else r4 + one * extra
+    return a + theta * (r2 + one * (r3 + theta * inner))
 
 
 class _Dense:
-    """The dense output of one accepted step: ``y(t_0 + theta h)`` for any ``theta``."""
+    """The dense output of one accepted step per row: ``y(t_0 + theta h)`` for any ``theta``."""
 
-    def __init__(self, solver: AdaptiveSolver, y0: State, y1: State, ks: list[State], f1: State, h: float):
-        tab = solver.tableau
+    def __init__(self, dense_weights: Sequence[float] | None, y0: State, y1: State, ks: list[State], f1: State, hs: State):
         self.coef = []
         for i, (a, b) in enumerate(zip(y0, y1)):
+            h = hs[i]
             r2 = b - a
-            r3 = torch.mul(ks[0][i], h) - r2
-            r4 = r2 - torch.mul(f1[i], h) - r3
-            extra = None if tab.dense is None else _weighted(h, tab.dense, ks, i)
+            r3 = ks[0][i] * h - r2
+            r4 = r2 - f1[i] * h - r3
+            extra = None if dense_weights is None else _weighted(hs, dense_weights, ks, i)
             self.coef.append((a, r2, r3, r4, extra))
 
-    @staticmethod
-    def _poly(theta: Any, a: Tensor, r2: Tensor, r3: Tensor, r4: Tensor, extra: Tensor | None) -> Tensor:
-        one = 1.0 - theta
-        inner = r4 if extra is None else r4 + one * extra
-        return a + theta * (r2 + one * (r3 + theta * inner))
+    def at(self, theta: Tensor) -> State:
+        """The state at the fractions ``theta [R]`` of each row's step (may carry a gradient)."""
+        return tuple(_poly(_column(theta, c[0]), *c) for c in self.coef)
 
-    def at(self, theta: Any) -> State:
-        """The state at fraction ``theta`` (a float or a 0-d tensor that may carry a gradient)."""
-        return tuple(self._poly(theta, *c) for c in self.coef)
+    def flat64(self, i: int) -> tuple[Tensor | None, ...]:
+        """Component ``i``'s coefficients, detached, as float64 ``[R, n]`` (root finding)."""
+        rows = self.coef[i][0].shape[0]
+        return tuple(None if c is None else c.detach().reshape(rows, -1).to(F64) for c in self.coef[i])
 
-    def flat64(self, i: int) -> tuple[Tensor, ...]:
-        """Component ``i``'s coefficients, detached, flattened and in float64 (root finding)."""
-        return tuple(
-            None if c is None else c.detach().reshape(-1).to(torch.float64) for c in self.coef[i]
-        )
+
+def _weighted(hs: State, weights: Sequence[float], ks: Sequence[State], i: int) -> Tensor:
+    """``h sum_j weights_j ks_j[i]`` for component ``i``, ``h`` per row."""
+    acc = None
+    for w, k in zip(weights, ks):
+        if w == 0.0:
+            continue
+        acc = k[i] * w if acc is None else acc.add(k[i], alpha=w)
+    return torch.zeros_like(ks[0][i]) if acc is None else acc * hs[i]
+
+
+def _combine(y: State, hs: State, weights: Sequence[float], ks: Sequence[State]) -> State:
+    """``y + h sum_j weights_j ks_j`` with ``h`` per row."""
+    return tuple(yi + _weighted(hs, weights, ks, i) for i, yi in enumerate(y))
 
 
 def _check_thresholds(thresholds: Any, states: State) -> tuple[Any, ...]:
@@ -141,6 +183,19 @@ def _check_thresholds(thresholds: Any, states: State) -> tuple[Any, ...]:
     return tuple(out)
 
 
+def _check_batched(batched: Any, states: State) -> bool:
+    if not isinstance(batched, bool):
+        raise TypeError(f"batched must be a bool; got {type(batched).__name__}")
+    if batched:
+        lead = {tuple(y.shape[:1]) for y in states}
+        if any(y.dim() == 0 for y in states) or len(lead) != 1:
+            raise ValueError(
+                "batched=True needs every state component to have the same first (batch) "
+                f"dimension; got shapes {[tuple(y.shape) for y in states]}"
+            )
+    return batched
+
+
 def odeint_events(
     func: Callable[[Tensor, Any], Any],
     y0: Tensor | Sequence[Tensor],
@@ -150,6 +205,7 @@ def odeint_events(
     method: str = "dopri5",
     *,
     options: dict[str, Any] | None = None,
+    batched: bool = False,
 ) -> tuple[Any, dict[str, int]]:
     """Solve ``y' = func(t, y)`` adaptively, mapping the state at every threshold crossing.
 
@@ -165,8 +221,15 @@ def odeint_events(
     A crossing that goes up and back down between two dense-output samples of one step
     is not seen; tighter tolerances give shorter steps.
 
+    With ``batched=True``, dim 0 of every component indexes independent systems (a
+    batch): each sample takes its own steps under its own error control and restarts
+    only at its own events, so the number of rounds is that of the busiest sample
+    rather than the batch's total event count. ``func`` then receives one time per
+    sample (``t`` of shape ``[B]``) and must not mix samples.
+
     Args:
-        func: Vector field ``func(t, y)``, ``t`` a 0-d tensor of ``y0``'s dtype.
+        func: Vector field ``func(t, y)``, ``t`` a 0-d tensor of ``y0``'s dtype (``[B]``
+            when batched).
         y0: Initial state: a floating tensor or a tuple of them.
         t: Strictly increasing 1-d times where the solution is returned.
         thresholds: One entry per state component: a number, a tensor broadcastable to
@@ -175,16 +238,20 @@ def odeint_events(
             structure and shapes of ``y0``).
         method: An adaptive method, ``"dopri5"`` or ``"bosh3"``.
         options: ``rtol``, ``atol``, ``first_step``, ``max_num_steps`` (accepted steps
-            and events count, rejected steps too), as for :func:`odeint`.
+            and events count, rejected steps too; per sample when batched), as for
+            :func:`odeint`.
+        batched: Step the samples along dim 0 of every component independently.
 
     Returns:
         ``(ys, stats)``: the solution at ``t`` (``[len(t), ...]``, a tensor or a tuple as
-        ``y0``; at an event time, the value before ``on_event``) and the counts ``nfe``,
-        ``accepted``, ``rejected`` and ``events``.
+        ``y0``; at an event time, the value before ``on_event``) and the counts ``nfe``
+        (evaluations of ``func``), ``accepted``, ``rejected`` and ``events`` (summed over
+        the samples when batched).
 
     Raises:
         TypeError: For a non-callable ``func``/``on_event`` or wrongly typed arguments.
-        ValueError: For a non-adaptive ``method``, bad options, times or thresholds.
+        ValueError: For a non-adaptive ``method``, bad options, times or thresholds, or
+            components without a common batch dimension when ``batched=True``.
         RuntimeError: When ``max_num_steps`` is reached, or ``on_event`` returns states
             of other shapes.
 
@@ -216,215 +283,307 @@ def odeint_events(
         raise ValueError(f"t must be a 1-d floating tensor of at least one time; got {t!r}")
     if t.shape[0] > 1 and not bool((t[1:] > t[:-1]).all()):
         raise ValueError("t must be strictly increasing")
+    batched = _check_batched(batched, states)
     opts = check_options(method, options)
     if opts.pop("checkpoint", False):
         raise ValueError("options['checkpoint'] is not supported by odeint_events")
     opts = check_adaptive_options(opts, states)
     ths = _check_thresholds(thresholds, states)
-    loop = _EventLoop(func, states, is_tuple, t, ths, on_event, solver, opts)
+    loop = _EventLoop(func, states, is_tuple, t, ths, on_event, solver, opts, batched)
     ys = loop.run()
     return (ys if is_tuple else ys[0]), loop.stats
 
 
 class _EventLoop:
-    """The state of one :func:`odeint_events` solve."""
+    """The state of one :func:`odeint_events` solve, on rows ``[R, ...]`` of the state."""
 
-    def __init__(self, func, states, is_tuple, t, thresholds, on_event, solver, opts) -> None:
-        self.func, self.y0, self.is_tuple, self.t = func, states, is_tuple, t
-        self.thresholds, self.on_event, self.solver, self.opts = thresholds, on_event, solver, opts
+    def __init__(self, func, states, is_tuple, t, thresholds, on_event, solver, opts, batched) -> None:
+        self.func, self.is_tuple, self.t, self.batched = func, is_tuple, t, batched
+        self.on_event, self.solver, self.opts = on_event, solver, opts
         self.dtype, self.device = t.dtype, t.device
         self.shapes = [tuple(y.shape) for y in states]
-        # A zero-valued tensor carrying the last event time's graph: every time after the
-        # event is ``value + delta`` (exact value, the event's gradient).
+        self.y0 = self.rows(states)
+        self.R = self.y0[0].shape[0]
+        self.row_shapes = [tuple(y.shape) for y in self.y0]
+        # thresholds broadcast to the row view (a leading 1 for one unbatched row)
+        self.thresholds = tuple(
+            th.reshape(1, *th.shape) if isinstance(th, Tensor) and not batched else th for th in thresholds
+        )
+        # A zero-valued [R] tensor carrying each row's last event time's graph: every time
+        # of the row after its event is ``value + delta`` (exact value, the event's gradient).
         self.delta: Tensor | None = None
         self.stats = {"nfe": 0, "accepted": 0, "rejected": 0, "events": 0}
 
-    # ---------------------------------------------------------------- helpers
-    def at(self, value: float) -> Tensor:
-        tt = torch.tensor(value, dtype=self.dtype, device=self.device)
+    # ---------------------------------------------------------------- the row view
+    def rows(self, y: Sequence[Tensor]) -> State:
+        return tuple(y) if self.batched else tuple(v.unsqueeze(0) for v in y)
+
+    def user(self, y: State) -> State:
+        return y if self.batched else tuple(v[0] for v in y)
+
+    def at(self, values: Tensor) -> Tensor:
+        """Float64 times ``[R]`` as the field's time argument, with each row's event graph."""
+        tt = values.to(self.dtype)
         return tt if self.delta is None else tt + self.delta
 
     def field(self, tt: Tensor, y: State) -> State:
         self.stats["nfe"] += 1
-        out = self.func(tt, y if self.is_tuple else y[0])
+        arg = self.user(y)
+        out = self.func(tt if self.batched else tt[0], arg if self.is_tuple else arg[0])
         out = tuple(out) if self.is_tuple else (out,)
         if len(out) != len(self.shapes) or any(tuple(d.shape) != s for d, s in zip(out, self.shapes)):
-            raise ValueError(
-                f"func returned shapes {[tuple(d.shape) for d in out]}, expected {self.shapes}"
-            )
-        return out
+            raise ValueError(f"func returned shapes {[tuple(d.shape) for d in out]}, expected {self.shapes}")
+        return self.rows(out)
 
     def threshold64(self, i: int) -> Tensor | float:
         th = self.thresholds[i]
         if isinstance(th, Tensor):
-            return th.detach().to(torch.float64).expand(self.shapes[i]).reshape(-1)
+            return th.detach().to(F64).expand(self.row_shapes[i]).reshape(self.R, -1)
         return float(th)
 
-    def handle(self, crossing: Crossing) -> State:
-        self.stats["events"] += 1
+    def handle(self, crossing: Crossing, y: State) -> State:
+        """Apply ``on_event``; rows without an event keep ``y``."""
+        rows = crossing.rows
+        self.stats["events"] += 1 if rows is None else int(rows.sum())
+        if not self.batched:
+            crossing = Crossing(
+                crossing.time[0], float(crossing.time_value[0]), *(self.user(s) for s in
+                (crossing.states, crossing.fixed_states, crossing.derivatives)),
+                tuple(None if m is None else m[0] for m in crossing.crossed),
+                tuple(None if m is None else m[0] for m in crossing.element_times),
+            )
         out = self.on_event(crossing)
         out = tuple(out) if self.is_tuple else (out,)
         if len(out) != len(self.shapes) or any(
-            not isinstance(y, Tensor) or tuple(y.shape) != s for y, s in zip(out, self.shapes)
+            not isinstance(v, Tensor) or tuple(v.shape) != s for v, s in zip(out, self.shapes)
         ):
             raise RuntimeError(
                 f"on_event must return the state's structure and shapes {self.shapes}; got "
-                f"{[tuple(y.shape) if isinstance(y, Tensor) else type(y).__name__ for y in out]}"
+                f"{[tuple(v.shape) if isinstance(v, Tensor) else type(v).__name__ for v in out]}"
             )
-        self.delta = crossing.time - crossing.time.detach()
-        return out
+        out = self.rows(out)
+        time = crossing.time.reshape(-1) if self.batched else crossing.time.reshape(1)
+        delta = time - time.detach()
+        if rows is None:
+            self.delta = delta
+            return out
+        old = torch.zeros_like(delta) if self.delta is None else self.delta
+        self.delta = torch.where(rows, delta, old)
+        return _where(rows, out, y)
 
     # ---------------------------------------------------------------- event location
-    def _first_crossing(self, dense: _Dense) -> tuple[float, list[Tensor | None]] | None:
-        """Fraction of the step of the earliest crossing and the crossed masks, or None."""
+    def _first_crossing(self, dense: _Dense, live: Tensor) -> tuple[Tensor, Tensor, list[Tensor | None]] | None:
+        """Per row: the fraction of the step of its earliest crossing (1 where none), the
+        rows with a crossing, and the crossed masks; ``None`` if no row of ``live`` crosses."""
         watched = [i for i, th in enumerate(self.thresholds) if th is not None]
         coefs = {i: dense.flat64(i) for i in watched}
         ths = {i: self.threshold64(i) for i in watched}
-        samples = torch.tensor(_SAMPLES, dtype=torch.float64, device=self.device).unsqueeze(1)
+        samples = torch.tensor(_SAMPLES, dtype=F64, device=self.device)
 
-        def g(i: int, theta: Any, idx: Tensor | None = None) -> Tensor:
+        def g(i: int, theta: Tensor, idx: tuple[Tensor, Tensor] | None = None) -> Tensor:
             c, th = coefs[i], ths[i]
-            if idx is not None:  # a column per element: theta is [E, K]
+            if idx is not None:  # one row of points per (row, element) pair: theta is [E, K]
                 c = tuple(None if x is None else x[idx].unsqueeze(1) for x in c)
                 th = th[idx].unsqueeze(1) if isinstance(th, Tensor) else th
-            return _Dense._poly(theta, *c) - th
+            return _poly(theta, *c) - th
 
-        # g at every sample fraction at once, [len(_SAMPLES), n] per component.
-        seq = {i: g(i, samples) for i in watched}
-        armed = {i: seq[i][0] < 0 for i in watched}
+        # g at every sample fraction at once, [len(_SAMPLES), R, n] per component.
+        seq = {i: g(i, samples.view(-1, 1, 1)) for i in watched}
+        armed = {i: (seq[i][0] < 0) & live.unsqueeze(1) for i in watched}
         hits = {i: armed[i] & (seq[i][:-1] < 0) & (seq[i][1:] >= 0) for i in watched}
-        firsts = [int(h.any(1).nonzero()[0]) for h in hits.values() if bool(h.any())]
-        if not firsts:
+        last = len(_SAMPLES) - 1
+        first = torch.full((self.R,), last, dtype=torch.long, device=self.device)
+        for h in hits.values():
+            any_hit = h.any(2)  # [S - 1, R]
+            idx = torch.where(any_hit, torch.arange(last, device=self.device).unsqueeze(1), last).min(0).values
+            first = torch.minimum(first, idx)
+        found = first < last
+        if not bool(found.any()):
             return None
-        j = min(firsts)
-        top = best = _SAMPLES[j + 1]
+        width = _SAMPLES[1] - _SAMPLES[0]
+        best = torch.ones(self.R, dtype=F64, device=self.device)
+        steps = torch.arange(1, _GRID + 1, dtype=F64, device=self.device) / _GRID
+        columns = torch.arange(_GRID, device=self.device)
+        jj = first.clamp_max(last - 1)
         for i in watched:
-            idx = hits[i][j].nonzero().reshape(-1)
-            if idx.numel() == 0:
+            sel = hits[i].gather(0, jj.view(1, -1, 1).expand(1, *hits[i].shape[1:]))[0] & found.unsqueeze(1)
+            pairs = sel.nonzero()
+            if pairs.shape[0] == 0:
                 continue
+            r, e = pairs[:, 0], pairs[:, 1]
             # Refine every bracket [lo, hi] (g(lo) < 0 <= g(hi)) by _GRID points at once.
-            lo = torch.full((idx.numel(), 1), _SAMPLES[j], dtype=torch.float64, device=idx.device)
-            hi = torch.full_like(lo, top)
-            width = top - _SAMPLES[j]
-            steps = torch.arange(1, _GRID + 1, dtype=torch.float64, device=idx.device) / _GRID
-            columns = torch.arange(_GRID, device=idx.device)
-            while width > _BRACKET:
-                pts = lo + width * steps
+            lo = samples[jj[r]].unsqueeze(1)
+            hi = lo + width
+            span = width
+            while span > _BRACKET:
+                pts = lo + span * steps
                 pts[:, -1:] = hi
-                up = g(i, pts, idx) >= 0
+                up = g(i, pts, (r, e)) >= 0
                 # the first point at or above the threshold (the last one always is)
                 m = torch.where(up, columns, _GRID - 1).min(1, keepdim=True).values
                 hi = pts.gather(1, m)
                 lo = torch.where(m > 0, pts.gather(1, (m - 1).clamp_min(0)), lo)
-                width /= _GRID
-            best = min(best, float(hi.min()))
+                span /= _GRID
+            best = best.scatter_reduce(0, r, hi[:, 0], reduce="amin")
         crossed: list[Tensor | None] = [None] * len(self.thresholds)
         for i in watched:
-            crossed[i] = (armed[i] & (g(i, best) >= 0)).reshape(self.shapes[i])
-        return best, crossed
+            mask = armed[i] & (g(i, best.view(-1, 1)) >= 0) & found.unsqueeze(1)
+            crossed[i] = mask.reshape(self.row_shapes[i])
+        return best, found, crossed
 
-    def _crossing(self, dense: _Dense, t_now: float, h: float, theta: float, crossed: list) -> Crossing:
+    def _crossing(self, dense: _Dense, t_now: Tensor, h: Tensor, theta: Tensor, found: Tensor, crossed: list) -> Crossing:
         t_value = t_now + theta * h
-        frac = torch.tensor(theta, dtype=self.dtype, device=self.device)
+        frac = theta.to(self.dtype)
         if self.delta is not None:
-            frac = frac - self.delta / h  # the step moves with the previous event
+            frac = frac - self.delta / h.to(self.dtype)  # the step moves with the previous event
         fixed = dense.at(frac)
         # The located time as a plain value: ``fixed`` already moves with earlier events
         # (through ``frac``), so the implicit-function term below carries them once.
-        t_det = torch.tensor(t_value, dtype=self.dtype, device=self.device)
+        t_det = t_value.to(self.dtype)
         deriv = self.field(t_det, fixed)
         times: list[Tensor | None] = [None] * len(fixed)
-        first: Tensor | None = None
-        earliest = math.inf
+        first = t_det.clone()
+        earliest = torch.full((self.R,), math.inf, dtype=F64, device=self.device)
         for i, mask in enumerate(crossed):
             if mask is None:
                 continue
-            th = self.thresholds[i]
-            gval = fixed[i] - th
+            gval = fixed[i] - self.thresholds[i]
             gdot = deriv[i].detach()
             slope = torch.where(mask & (gdot > 0), gdot, torch.full_like(gdot, math.inf))
-            times[i] = t_det - torch.where(mask, (gval - gval.detach()) / slope, torch.zeros_like(gval))
-            if bool(mask.any()):
-                # The located (earliest) element: the one closest below its threshold at
-                # the start of the cut, i.e. with the smallest g at theta (all >= 0).
-                flat_g = torch.where(mask, gval.detach(), torch.full_like(gval, math.inf)).reshape(-1)
-                k = int(flat_g.argmin())
-                if float(flat_g[k]) < earliest:
-                    earliest = float(flat_g[k])
-                    first = times[i].reshape(-1)[k]
-        assert first is not None
+            times[i] = _column(t_det, gval) - torch.where(mask, (gval - gval.detach()) / slope, torch.zeros_like(gval))
+            # The located (earliest) element of each row: the one closest below its
+            # threshold at the start of the cut, i.e. with the smallest g at theta (all >= 0).
+            flat_g = torch.where(mask, gval.detach(), torch.full_like(gval, math.inf)).reshape(self.R, -1)
+            low, k = flat_g.to(F64).min(1)
+            better = low < earliest
+            earliest = torch.where(better, low, earliest)
+            first = torch.where(better, times[i].reshape(self.R, -1).gather(1, k.unsqueeze(1))[:, 0], first)
         shift = first - t_det  # zero-valued: the implicit-function term alone
-        moved = tuple(y + shift * d for y, d in zip(fixed, deriv))
-        return Crossing(first, t_value, moved, fixed, deriv, tuple(crossed), tuple(times))
+        moved = tuple(y + _column(shift, y) * d for y, d in zip(fixed, deriv))
+        return Crossing(
+            first, tuple(t_value.tolist()), moved, fixed, deriv, tuple(crossed), tuple(times),
+            found if self.batched else None,
+        )
 
     # ---------------------------------------------------------------- the loop
     def run(self) -> State:
         solver, tab, opts = self.solver, self.solver.tableau, self.opts
-        times = self.t.detach().tolist()
+        times = self.t.detach().to(F64)
+        R, n_out = self.R, times.shape[0]
         y = self.y0
-        t_now = times[0]
+        t_now = times[0].expand(R).clone()
         start = [None if th is None else (y[i].detach() >= th) for i, th in enumerate(self.thresholds)]
-        if any(m is not None and bool(m.any()) for m in start):
+        at_start = torch.zeros(R, dtype=torch.bool, device=self.device)
+        for m in start:
+            if m is not None:
+                at_start |= m.reshape(R, -1).any(1)
+        if bool(at_start.any()):
             t0 = self.at(t_now)
             f0 = self.field(t0, y)
-            y = self.handle(
-                Crossing(t0, t_now, y, y, f0, tuple(start), tuple(None if m is None else t0.expand_as(m) for m in start))
+            start = [None if m is None else m & _column(at_start, m).bool() for m in start]
+            crossing = Crossing(
+                t0, tuple(t_now.tolist()), y, y, f0, tuple(start),
+                tuple(None if m is None else _column(t0, m).expand_as(m) for m in start),
+                at_start if self.batched else None,
             )
-        chunks: list[list[Tensor]] = [[v.unsqueeze(0)] for v in self.y0]
-        if len(times) == 1:
-            return tuple(c[0] for c in chunks)
-        t_end = times[-1]
+            y = self.handle(crossing, y)
+        outs: list[State | None] = [self.y0] + [None] * (n_out - 1)
+        if n_out == 1:
+            return tuple(v.unsqueeze(0) for v in self.user(self.y0))
+        t_end = float(times[-1])
         eps = torch.finfo(self.dtype).eps
         rtol, atol = opts["rtol"], opts["atol"]
         f = self.field(self.at(t_now), y)
-        h = opts["first_step"]
-        if h is None:
-            h = initial_step(
+        if opts["first_step"] is None:
+            h = initial_step_rows(
                 lambda tv, yy: self.field(self.at(tv), yy), t_now, y, f, tab.error_order, rtol, atol, t_end - t_now
             )
-        control = PIController(tab.error_order, solver.safety, solver.min_factor, solver.max_factor)
-        nxt = 1
-        while nxt < len(times):
-            if sum(self.stats[k] for k in ("accepted", "rejected")) >= opts["max_num_steps"]:
+        else:
+            h = torch.full((R,), float(opts["first_step"]), dtype=F64, device=self.device)
+        control = PIController(tab.error_order, solver.safety, solver.min_factor, solver.max_factor, rows=R)
+        nxt = torch.ones(R, dtype=torch.long, device=self.device)  # each row's next output index
+        tried = torch.zeros(R, dtype=torch.long, device=self.device)
+        while True:
+            live = nxt < n_out
+            if not bool(live.any()):
+                break
+            if int(tried.max()) >= opts["max_num_steps"]:
+                r = int(tried.argmax())
                 raise RuntimeError(
                     f"odeint_events({tab.name!r}) reached options['max_num_steps']="
-                    f"{opts['max_num_steps']} at t={t_now!r} (end {t_end!r}, step {h:.3g}, "
+                    f"{opts['max_num_steps']} at t={float(t_now[r])!r}"
+                    f"{f' in sample {r}' if self.batched else ''} (end {t_end!r}, step {float(h[r]):.3g}, "
                     f"{self.stats['events']} events); raise max_num_steps or loosen rtol/atol"
                 )
             t_new = t_now + h
-            if t_new >= t_end or t_end - t_new <= 4 * eps * abs(t_end):
-                t_new, h = t_end, t_end - t_now
-            if h <= 4 * eps * max(abs(t_now), abs(t_new), 1e-300):
+            clip = (t_new >= t_end) | (t_end - t_new <= 4 * eps * abs(t_end))
+            t_new = torch.where(clip, torch.full_like(t_new, t_end), t_new)
+            h = torch.where(live, t_new - t_now, torch.zeros_like(h))
+            tiny = live & (h <= 4 * eps * torch.maximum(t_now.abs(), t_new.abs()).clamp_min(1e-300))
+            if bool(tiny.any()):
+                r = int(tiny.nonzero()[0])
                 raise RuntimeError(
-                    f"odeint_events({tab.name!r}): the step size fell to {h:.3g} at t={t_now!r}, "
-                    f"below the resolution of {self.dtype}"
+                    f"odeint_events({tab.name!r}): the step size fell to {float(h[r]):.3g} at "
+                    f"t={float(t_now[r])!r}, below the resolution of {self.dtype}"
                 )
-            y_new, ks, err_est = solver.attempt(
-                self.field, lambda c, t0=t_now, h=h: self.at(t0 + c * h), y, f, h
-            )
-            err = error_norm(err_est, y, y_new, rtol, atol)
-            if not err <= 1.0:
-                self.stats["rejected"] += 1
-                h *= control.reject(err)
+            hs = tuple(_column(h, v) for v in y)
+            y_new, ks, err_est = self._attempt(y, f, t_now, h, hs)
+            err = row_error_norm(err_est, y, y_new, rtol, atol)
+            ok = live & (err <= 1.0)
+            tried += live.long()
+            self.stats["accepted"] += int(ok.sum())
+            self.stats["rejected"] += int((live & ~ok).sum())
+            h_next = h * control.factors(torch.where(live, err, torch.zeros_like(err)), ok | ~live)
+            if not bool(ok.any()):
+                h = h_next
                 continue
-            self.stats["accepted"] += 1
             f_new = ks[-1] if tab.fsal else self.field(self.at(t_new), y_new)
-            dense = _Dense(solver, y, y_new, ks, f_new, h)
-            found = self._first_crossing(dense)
-            t_stop = t_new if found is None else t_now + found[0] * h
-            while nxt < len(times) and times[nxt] <= t_stop:
-                frac = torch.tensor((times[nxt] - t_now) / h, dtype=self.dtype, device=self.device)
-                if self.delta is not None:
-                    frac = frac - self.delta / h
-                for c, v in zip(chunks, dense.at(frac)):
-                    c.append(v.unsqueeze(0))
-                nxt += 1
-            if found is None:
-                t_now, y, f = t_new, y_new, f_new
-            else:
-                crossing = self._crossing(dense, t_now, h, *found)
-                y = self.handle(crossing)
-                t_now = crossing.time_value
-                f = self.field(self.at(t_now), y)  # a new first stage: FSAL does not carry over
-            h *= control.accept(err)
-        return tuple(torch.cat(c) for c in chunks)
+            dense = _Dense(tab.dense, y, y_new, ks, f_new, hs)
+            located = self._first_crossing(dense, ok)
+            theta = torch.ones(R, dtype=F64, device=self.device)
+            found = torch.zeros(R, dtype=torch.bool, device=self.device)
+            if located is not None:
+                theta, found, crossed = located
+            t_stop = t_now + theta * h
+            self._outputs(outs, dense, times, nxt, ok, t_now, h, t_stop)
+            y_next, f_next = _where(ok, y_new, y), _where(ok, f_new, f)
+            t_next = torch.where(ok, t_new, t_now)
+            if located is not None:
+                crossing = self._crossing(dense, t_now, h, theta, found, crossed)
+                y_next = self.handle(crossing, y_next)
+                t_next = torch.where(found, t_stop, t_next)
+                # a new first stage where an event restarted the row: FSAL does not carry over
+                f_next = _where(found, self.field(self.at(t_next), y_next), f_next)
+            y, f, t_now = y_next, f_next, t_next
+            h = torch.where(live, h_next, h)
+        ys = tuple(torch.stack([o[i] for o in outs]) for i in range(len(self.y0)))
+        return ys if self.batched else tuple(v[:, 0] for v in ys)
+
+    def _attempt(self, y: State, f: State, t_now: Tensor, h: Tensor, hs: State) -> tuple[State, list[State], list[Tensor]]:
+        """One trial step of size ``h [R]`` from ``y`` in every row (stages with per-row times)."""
+        tab = self.solver.tableau
+        ks = [f]
+        for i in range(1, len(tab.c) - (1 if tab.fsal else 0)):
+            ks.append(self.field(self.at(t_now + tab.c[i] * h), _combine(y, hs, tab.a[i], ks)))
+        y_new = _combine(y, hs, tab.b, ks)
+        if tab.fsal:
+            ks.append(self.field(self.at(t_now + h), y_new))
+        return y_new, ks, [_weighted(hs, tab.e, ks, i) for i in range(len(y))]
+
+    def _outputs(self, outs, dense, times, nxt, ok, t_now, h, t_stop) -> None:
+        """Record the dense output at every requested time each accepted row passed."""
+        safe_h = torch.where(h > 0, h, torch.ones_like(h))
+        reach = float(torch.where(ok, t_stop, torch.full_like(t_stop, -math.inf)).max())
+        n = int(torch.where(ok, nxt, times.shape[0]).min())
+        while n < times.shape[0] and float(times[n]) <= reach:
+            take = ok & (nxt == n) & (times[n] <= t_stop)
+            if not bool(take.any()):
+                n += 1
+                continue
+            frac = ((times[n] - t_now) / safe_h).to(self.dtype)
+            if self.delta is not None:
+                frac = frac - self.delta / safe_h.to(self.dtype)
+            value = dense.at(frac)
+            outs[n] = value if outs[n] is None else _where(take, value, outs[n])
+            nxt += take.long()
+            n += 1
