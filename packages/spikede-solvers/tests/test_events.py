@@ -112,3 +112,84 @@ def test_bad_arguments():
     with pytest.raises(RuntimeError, match="on_event must return"):
         odeint_events(f, y0, t, [0.5], lambda c: (torch.zeros(3, dtype=F64),))
     assert math.isfinite(float(odeint_events(f, y0, t, [5.0], ev)[0][0].sum()))
+
+
+# ------------------------------------------------------------------ batched: a step size per sample
+def batched_lif(I, tau, theta, log):  # noqa: E741 - I is the input current, one per sample
+    def field(t, y):
+        assert t.shape == I.shape  # one time per sample
+        return ((I - y[0]) / tau,)
+
+    def on_event(c: Crossing):
+        for b in c.rows.nonzero().reshape(-1).tolist():
+            log.append((b, c.element_times[0][b]))
+        return (c.states[0] - theta * c.crossed[0].to(c.states[0].dtype),)
+
+    return field, on_event
+
+
+@pytest.mark.parametrize("method", ["dopri5", "bosh3"])
+@pytest.mark.parametrize("dtype,tol", [(F64, 1e-7), (torch.float32, 1e-4)])
+def test_batched_rows_fire_at_their_own_exact_times(method, dtype, tol):
+    I = torch.tensor([1.2, 1.5, 2.5, 4.0], dtype=dtype, requires_grad=True)  # noqa: E741
+    tau, theta = 2.0, 1.0
+    log = []
+    field, on_event = batched_lif(I, tau, theta, log)
+    t = torch.linspace(0.0, 10.0, 11, dtype=dtype)
+    opts = {"rtol": 1e-10 if dtype == F64 else 1e-6, "atol": 1e-12 if dtype == F64 else 1e-7}
+    ys, stats = odeint_events(field, (torch.zeros(4, dtype=dtype),), t, [theta], on_event, method,
+                              options=opts, batched=True)
+    period = tau * torch.log(I / (I - theta))
+    counts = (10.0 / period.detach()).floor().long()
+    assert stats["events"] == int(counts.sum()) == len(log)
+    for b in range(4):
+        mine = [tk for r, tk in log if r == b]
+        assert len(mine) == int(counts[b])
+        for k, tk in enumerate(mine, start=1):
+            assert abs(float(tk.detach()) - k * float(period[b])) < tol * k * float(period[b])
+    # the implicit-function gradient of one sample's third spike time reaches only its own I
+    third = [tk for r, tk in log if r == 2][2]
+    (grad,) = torch.autograd.grad(third, I, retain_graph=True)
+    (want,) = torch.autograd.grad(3 * period[2], I)
+    assert float(grad[[0, 1, 3]].abs().max()) == 0.0
+    assert abs(float(grad[2] - want[2])) < (1e-6 if dtype == F64 else 1e-2) * abs(float(want[2]))
+    # the end values: v(10) = I (1 - exp(-(10 - k period) / tau)) after the k-th reset
+    v_end = I.detach() * (1 - torch.exp(-(10.0 - counts * period.detach()) / tau))
+    assert torch.allclose(ys[0][-1], v_end, atol=tol * 10)
+    grads = torch.autograd.grad(ys[0][-1].sum(), I)[0]
+    assert bool(torch.isfinite(grads).all())
+
+
+def test_batched_equals_one_solve_per_sample_at_a_fraction_of_the_evaluations():
+    I = torch.tensor([1.1, 1.7, 3.0, 6.0], dtype=F64)  # noqa: E741
+    t = torch.linspace(0.0, 8.0, 9, dtype=F64)
+    opts = {"rtol": 1e-9, "atol": 1e-11}
+    log = []
+    field, on_event = batched_lif(I, 2.0, 1.0, log)
+    ys, stats = odeint_events(field, (torch.zeros(4, dtype=F64),), t, [1.0], on_event, options=opts, batched=True)
+    single_nfe = 0
+    for b in range(4):
+        times = []
+        f1, ev1 = lif(I[b : b + 1], 2.0, 1.0, times)
+        y1, s1 = odeint_events(f1, (torch.zeros(1, dtype=F64),), t, [1.0], ev1, options=opts)
+        single_nfe += s1["nfe"]
+        mine = [float(tk) for r, tk in log if r == b]
+        assert mine == pytest.approx([float(x) for x in times], abs=1e-9)
+        assert torch.allclose(ys[0][:, b], y1[0][:, 0], atol=1e-9)
+    # rounds follow the busiest sample, not the batch's total event count
+    assert stats["nfe"] < 0.6 * single_nfe, (stats["nfe"], single_nfe)
+
+
+def test_batched_bad_arguments():
+    t = torch.linspace(0.0, 1.0, 3, dtype=F64)
+
+    def f(t, y):
+        return tuple(torch.ones_like(v) for v in y)
+
+    with pytest.raises(TypeError, match="batched must be a bool"):
+        odeint_events(f, (torch.zeros(2, dtype=F64),), t, [1.0], lambda c: c.states, batched=1)
+    with pytest.raises(ValueError, match="same first"):
+        odeint_events(f, (torch.zeros(2, dtype=F64), torch.zeros(3, dtype=F64)), t, [1.0, None],
+                      lambda c: c.states, batched=True)
+    with pytest.raises(ValueError, match="same first"):
+        odeint_events(f, (torch.zeros((), dtype=F64),), t, [1.0], lambda c: c.states, batched=True)

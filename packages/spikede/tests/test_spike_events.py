@@ -193,6 +193,39 @@ def test_samples_are_independent():
     assert torch.allclose(st[:, -1], rec1.spike_times["1"].detach()[:, -1], atol=1e-8)
 
 
+def test_samples_take_their_own_steps_unless_a_layer_mixes_them():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(3, 6), LIFNeuron(tau=2.0, threshold=0.4), nn.Linear(6, 2)).to(F64)
+    x = torch.rand(10, 8, 3, dtype=F64) * torch.linspace(0.5, 3.0, 8, dtype=F64).view(1, 8, 1)
+    snn = SNNWrapper(model, integrator="odeint", method="dopri5", options=TIGHT)
+    out, rec = snn(x, record=True)
+    active = float((rec.spikes["1"] > 0).to(F64).mean())
+    assert 0.05 < active < 0.95, active
+    per_sample = snn.odefunc.nfe
+    # BatchNorm in training mode couples the samples: shared steps, a warning, same spikes
+    bn = nn.Sequential(nn.Linear(3, 6), nn.BatchNorm1d(6, affine=False, momentum=0.0), LIFNeuron(tau=2.0, threshold=0.4),
+                       nn.Linear(6, 2)).to(F64)
+    with torch.no_grad():
+        bn[0].load_state_dict(model[0].state_dict())
+        bn[3].load_state_dict(model[2].state_dict())
+    coupled = SNNWrapper(bn, integrator="odeint", method="dopri5", options=TIGHT)
+    with pytest.warns(UserWarning, match=r"layer '1' \(BatchNorm1d in training mode\) mixes the samples"):
+        coupled(x)
+    bn.eval()  # running statistics: per sample again, no warning
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        coupled(x)
+    # one batch costs a fraction of the evaluations of one call per sample (same spikes)
+    alone = 0
+    for b in range(x.shape[1]):
+        snn.odefunc.nfe = 0
+        assert torch.equal(snn(x[:, b : b + 1]), out[:, b : b + 1])
+        alone += snn.odefunc.nfe
+    assert per_sample < 0.3 * alone, (per_sample, alone)
+
+
 # ------------------------------------------------------------------ gradients
 class LearnedThresholdLIF(LIFNeuron):
     """A LIF neuron whose threshold is a parameter (only the event interface reads it)."""

@@ -435,7 +435,9 @@ class _EventLoop:
         t_value = t_now + theta * h
         frac = theta.to(self.dtype)
         if self.delta is not None:
-            frac = frac - self.delta / h.to(self.dtype)  # the step moves with the previous event
+            # the step moves with the previous event (finished rows have h = 0: divide by 1,
+            # or their unused values would still send NaN into the backward pass)
+            frac = frac - self.delta / torch.where(h > 0, h, torch.ones_like(h)).to(self.dtype)
         fixed = dense.at(frac)
         # The located time as a plain value: ``fixed`` already moves with earlier events
         # (through ``frac``), so the implicit-function term below carries them once.

@@ -31,13 +31,16 @@ with the time held fixed, so losses on the output train as with the grid methods
 event times are differentiable by the implicit-function theorem (recorded as
 ``rec.spike_times``).
 
-Batches: the samples share the solver's time, so the earliest crossing anywhere in the
-batch cuts the step for all samples; the number of restarts is the number of distinct
-event times in the batch, and the cost grows with the batch's total spike count.
+Batches: every sample takes its own steps, under its own error control, and restarts only
+at its own events (``odeint_events(..., batched=True)``), so a batch costs about as many
+rounds as its busiest sample. A model whose layers mix the samples of a batch (batch
+normalisation in training mode) cannot be stepped per sample: its samples share the
+solver's steps, with a warning, and every spike in the batch then cuts the step of all.
 """
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import torch
@@ -106,7 +109,14 @@ class _Events:
         emitted: list[Tensor | None] = [None] * self.n
         for k, neuron in enumerate(self.neurons):
             th = self.threshold(k)
-            fire = v[k].detach() >= th
+            # per-sample steps: only the samples with an event at this call take part
+            rows = None if c.rows is None else c.rows.reshape(-1, *([1] * (v[k].dim() - 1)))
+
+            def above(value: Tensor, th: Tensor | float = th, rows: Tensor | None = rows) -> Tensor:
+                up = value.detach() >= th
+                return up if rows is None else up & rows
+
+            fire = above(v[k])
             if c.crossed[k] is not None:
                 fire = fire | c.crossed[k]
             if not bool(fire.any()):
@@ -118,10 +128,12 @@ class _Events:
             for _ in range(_MAX_RESETS):
                 surrogate = neuron.event_spike(u)
                 s = fire.to(v[k].dtype) + (surrogate - surrogate.detach())
+                if rows is not None:
+                    s = torch.where(rows, s, torch.zeros_like(s))
                 total = total + s
                 v[k] = neuron.event_reset(v[k], s)
                 u = neuron.event_reset(u, s)
-                fire = v[k].detach() >= th
+                fire = above(v[k])
                 if not bool(fire.any()):
                     break
             else:
@@ -149,7 +161,8 @@ class _Events:
         idx = counts.nonzero()
         crossed = c.crossed[k]
         own = c.element_times[k]
-        time = c.time.expand_as(total) if crossed is None else torch.where(crossed, own, c.time)
+        at = c.time if c.time.dim() == 0 else c.time.reshape(-1, *([1] * (total.dim() - 1)))
+        time = at.expand_as(total) if crossed is None else torch.where(crossed, own, at)
         values = time[tuple(idx.T)]
         repeat = counts[tuple(idx.T)]
         rows = torch.cat([idx.to(time.dtype), values.unsqueeze(1)], dim=1)
@@ -162,13 +175,21 @@ class _Events:
             rows = [(t, e[k]) for t, e in self.events if e[k] is not None]
             acc = z.new_zeros((t_out.shape[0], *z.shape))
             if rows:
-                when = torch.tensor([t for t, _ in rows], dtype=torch.float64, device=t_out.device)
+                batch = z.shape[0]
+                # one time per event and sample (a float: shared by the batch)
+                when = torch.tensor(
+                    [[t] * batch if isinstance(t, float) else list(t) for t, _ in rows],
+                    dtype=torch.float64,
+                    device=t_out.device,
+                )
                 # A crossing is located at or just after its root: one within the location
                 # tolerance after an output time counts at that time.
                 edges = t_out.detach().to(torch.float64)
                 edges = edges + _BIN_TOL[t_out.dtype] * edges.abs().clamp_min(1.0)
-                idx = torch.searchsorted(edges, when).clamp_max(t_out.shape[0] - 1)
-                acc = acc.index_add(0, idx, torch.stack([s for _, s in rows]))
+                idx = torch.searchsorted(edges, when.reshape(-1)).clamp_max(t_out.shape[0] - 1)
+                sample = torch.arange(batch, device=t_out.device).repeat(len(rows))
+                spikes = torch.stack([s for _, s in rows]).flatten(0, 1)
+                acc = acc.index_put((idx, sample), spikes, accumulate=True)
             out.append(acc)
         return out
 
@@ -178,6 +199,17 @@ class _Events:
             return like.new_zeros((0, like.dim() + 1))
         table = torch.cat(rows)
         return table[torch.sort(table[:, -1].detach(), stable=True).indices]
+
+
+def _batch_coupling(model: torch.nn.Module) -> str | None:
+    """The first layer whose output in this mode depends on other samples, or ``None``."""
+    for name, module in model.named_modules():
+        if isinstance(module, torch.nn.modules.batchnorm._BatchNorm) and (
+            module.training or not module.track_running_stats
+        ):
+            mode = "in training mode" if module.training else "without running statistics"
+            return f"layer {name!r} ({type(module).__name__} {mode})"
+    return None
 
 
 def solve_events(
@@ -221,7 +253,19 @@ def solve_events(
     ev = _Events(odefunc, args, layer_names, keep)
     ev.zeros = tuple(torch.zeros_like(v) for v in v0)
     thresholds = [n.event_threshold() for n in ev.neurons]
-    ys, stats = odeint_events(ev.field, v0, t_solve, thresholds, ev.on_event, method, options=options)
+    coupled = _batch_coupling(odefunc.network.model)
+    if coupled is not None:
+        warnings.warn(
+            f"{coupled} mixes the samples of a batch, so the samples cannot take their own "
+            f"steps: with method={method!r} they share the solver's steps, and every spike in "
+            "the batch cuts the step of all (slower for large batches); call .eval() on the "
+            "model, or use a grid method, to avoid this",
+            UserWarning,
+            stacklevel=4,
+        )
+    ys, stats = odeint_events(
+        ev.field, v0, t_solve, thresholds, ev.on_event, method, options=options, batched=coupled is None
+    )
     ys = tuple(y[t_solve.shape[0] - t_out.shape[0] :] for y in ys)
     counts = ev.counts(t_out)
     rows = [ev.evaluate(t_out[n], tuple(y[n] for y in ys), tuple(c[n] for c in counts)) for n in range(t_out.shape[0])]
