@@ -76,6 +76,64 @@ def test_a_call_never_changes_the_users_model() -> None:
     assert all(torch.equal(p, q) for p, q in zip(plain, again))
 
 
+def _attributes(model: nn.Module) -> dict:
+    """Every module's own attributes (not its tensors, which state_dict compares), hooks included."""
+    caches = {"_constants_cache"}  # a per-dtype constants cache that threads share (no state)
+    out = {}
+    for name, m in model.named_modules():
+        for key, value in vars(m).items():
+            if key in caches or key in ("_parameters", "_buffers", "_modules"):
+                continue
+            out[(name, key)] = repr(value) if not isinstance(value, (int, float, bool, str, type(None))) else value
+    return out
+
+
+@pytest.mark.parametrize(
+    "build,call",
+    [
+        ({"integrator": "odeint", "method": "dopri5", "options": {"rtol": 1e-6, "atol": 1e-8}}, {"record": True}),
+        ({"integrator": "fdeint", "alpha": 0.6, "options": {"history": "soe"}}, {"return_state": True}),
+        ({"integrator": "fdeint", "alpha": [0.5, 0.8], "learn_alpha": True}, {"record": True}),
+        ({"integrator": "odeint_adjoint"}, {}),  # the reference library's name, converted
+    ],
+    ids=["adaptive-events", "soe-state", "per-layer-learnable", "reference-name"],
+)
+def test_no_call_changes_the_users_model(build: dict, call: dict) -> None:
+    torch.manual_seed(0)
+    model = _mlp().double()
+    x = 3.0 * torch.rand(12, 2, 3, dtype=F64)
+    before = copy.deepcopy(model.state_dict())
+    plain = [model(x[k]) for k in range(12)]
+    for m in model.modules():
+        if isinstance(m, LIFNeuron):
+            m.reset_state()
+    before_run = _attributes(model)
+    with pytest.warns(DeprecationWarning) if build["integrator"] == "odeint_adjoint" else _no_warning():
+        snn = SNNWrapper(model, **build)
+    result = snn(x, **call)
+    out = result[0] if isinstance(result, tuple) else result
+    out.sum().backward()  # training touches only gradients of the user's parameters
+    rate = float((out > 0).to(F64).mean())
+    assert 0.05 < rate < 0.95, rate
+    after = model.state_dict()
+    assert before.keys() == after.keys() and all(torch.equal(before[k], after[k]) for k in before)
+    assert _attributes(model) == before_run
+    for m in model.modules():
+        if isinstance(m, LIFNeuron):
+            m.reset_state()
+    model.zero_grad(set_to_none=True)
+    again = [model(x[k]) for k in range(12)]  # the plain discrete SNN runs as before
+    assert all(torch.equal(p, q) for p, q in zip(plain, again))
+
+
+class _no_warning:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
 def test_each_step_of_a_non_uniform_odeint_grid_has_its_own_h() -> None:
     """IF neuron, input 0.8, threshold 1: membranes of the per-step Euler loop."""
     lin = nn.Linear(1, 1, bias=False)
