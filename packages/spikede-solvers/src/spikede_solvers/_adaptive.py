@@ -19,7 +19,7 @@ from spikede_solvers._base import Problem, Solver, Stepper
 from spikede_solvers._step_control import PIController, error_norm, initial_step
 from spikede_solvers._tableaus import BOSH3, DOPRI5, Tableau
 
-__all__ = ["AdaptiveSolver", "Bosh3Solver", "Dopri5Solver"]
+__all__ = ["AdaptiveSolver", "Bosh3Solver", "DenseOutput", "Dopri5Solver"]
 
 #: Option defaults of the adaptive methods.
 DEFAULTS: dict[str, Any] = {"rtol": 1e-6, "atol": 1e-9, "first_step": None, "max_num_steps": 10_000}
@@ -90,55 +90,78 @@ class _Field:
         self.checked = True
 
 
-def _combine(y: State, h: float, weights: Sequence[float], ks: Sequence[State]) -> State:
-    """``y + h sum_j weights_j ks_j``, one new tensor per component."""
-    out = []
-    for i, yi in enumerate(y):
-        acc = None
-        for w, k in zip(weights, ks):
-            if w == 0.0:
-                continue
-            if acc is None:
-                acc = torch.add(yi, k[i], alpha=h * w)
-            else:
-                acc.add_(k[i], alpha=h * w)
-        out.append(yi.clone() if acc is None else acc)
-    return tuple(out)
+Step = Any  # a float, or per component a tensor that broadcasts over it (one step per row)
 
 
-def _weighted(h: float, weights: Sequence[float], ks: Sequence[State], i: int) -> Tensor:
+def _part(h: Step, i: int) -> Any:
+    return h if isinstance(h, (int, float)) else h[i]
+
+
+def _weighted(h: Step, weights: Sequence[float], ks: Sequence[State], i: int) -> Tensor:
     """``h sum_j weights_j ks_j[i]`` for component ``i``."""
     acc = None
     for w, k in zip(weights, ks):
         if w == 0.0:
             continue
-        if acc is None:
-            acc = torch.mul(k[i], h * w)
-        else:
-            acc.add_(k[i], alpha=h * w)
-    return torch.zeros_like(ks[0][i]) if acc is None else acc
+        acc = torch.mul(k[i], w) if acc is None else acc.add_(k[i], alpha=w)
+    return torch.zeros_like(ks[0][i]) if acc is None else acc.mul_(_part(h, i))
 
 
-def _dense(
-    tab: Tableau,
-    y0: State,
-    y1: State,
-    ks: Sequence[State],
-    f1: State,
-    h: float,
-    thetas: list[float],
-) -> State:
-    """Dense output at ``t_0 + theta h`` for every ``theta`` in ``thetas``: ``[m, ...]``."""
-    out = []
-    for i, (a, b) in enumerate(zip(y0, y1)):
-        th = torch.tensor(thetas, dtype=a.dtype, device=a.device).view(-1, *([1] * a.dim()))
-        one = 1.0 - th
-        r2 = b - a
-        r3 = torch.mul(ks[0][i], h) - r2
-        r4 = r2 - torch.mul(f1[i], h) - r3
-        inner = r4 if tab.dense is None else r4 + one * _weighted(h, tab.dense, ks, i)
-        out.append(a + th * (r2 + one * (r3 + th * inner)))
-    return tuple(out)
+def _combine(y: State, h: Step, weights: Sequence[float], ks: Sequence[State]) -> State:
+    """``y + h sum_j weights_j ks_j``, one new tensor per component."""
+    return tuple(yi + _weighted(h, weights, ks, i) for i, yi in enumerate(y))
+
+
+def _column(values: Any, like: Tensor) -> Any:
+    """A per-row tensor ``[R]`` shaped to broadcast over ``like [R, ...]`` (a number as is)."""
+    if not isinstance(values, Tensor) or values.dim() == 0:
+        return values
+    return values.to(like.dtype).reshape(-1, *([1] * (like.dim() - 1)))
+
+
+class DenseOutput:
+    """The dense output of one accepted step: ``y(t_0 + theta h)`` for any ``theta``.
+
+    The quartic (``dopri5``) or cubic Hermite (``bosh3``) interpolant through the step's
+    stages, ``a + theta (r2 + (1 - theta) (r3 + theta (r4 + (1 - theta) extra)))``.
+    """
+
+    def __init__(self, tab: Tableau, y0: State, y1: State, ks: Sequence[State], f1: State, h: Step) -> None:
+        self.coef = []
+        for i, (a, b) in enumerate(zip(y0, y1)):
+            hi = _part(h, i)
+            r2 = b - a
+            r3 = ks[0][i] * hi - r2
+            r4 = r2 - f1[i] * hi - r3
+            extra = None if tab.dense is None else _weighted(h, tab.dense, ks, i)
+            self.coef.append((a, r2, r3, r4, extra))
+
+    @staticmethod
+    def poly(theta: Any, a: Tensor, r2: Tensor, r3: Tensor, r4: Tensor, extra: Tensor | None) -> Tensor:
+        """The interpolant at ``theta`` (anything that broadcasts with the coefficients)."""
+        one = 1.0 - theta
+        inner = r4 if extra is None else r4 + one * extra
+        return a + theta * (r2 + one * (r3 + theta * inner))
+
+    def at(self, theta: Any) -> State:
+        """The state at fraction ``theta`` of the step: a number, a 0-d tensor, or one
+        fraction per row ``[R]``; a tensor may carry a gradient."""
+        return tuple(self.poly(_column(theta, c[0]), *c) for c in self.coef)
+
+    def stack(self, thetas: list[float]) -> State:
+        """The states at several fractions at once, ``[len(thetas), ...]`` per component."""
+        out = []
+        for c in self.coef:
+            a = c[0]
+            th = torch.tensor(thetas, dtype=a.dtype, device=a.device).view(-1, *([1] * a.dim()))
+            out.append(self.poly(th, *c))
+        return tuple(out)
+
+    def flat64(self, i: int) -> tuple[Tensor | None, ...]:
+        """Component ``i``'s coefficients detached, as float64 ``[R, n]`` (its first
+        dimension the rows; root finding)."""
+        rows = self.coef[i][0].shape[0]
+        return tuple(None if c is None else c.detach().reshape(rows, -1).to(torch.float64) for c in self.coef[i])
 
 
 class AdaptiveSolver(Solver):
@@ -193,7 +216,7 @@ class AdaptiveSolver(Solver):
         time: Callable[[float], Any],
         y: State,
         f: State,
-        h: float,
+        h: Step,
     ) -> tuple[State, list[State], list[Tensor]]:
         """One trial step of size ``h`` from ``y`` (whose derivative is ``f``).
 
@@ -203,7 +226,8 @@ class AdaptiveSolver(Solver):
                 ``field`` receives (a float, or a tensor that carries a gradient).
             y: The state at the start of the step.
             f: ``field`` at the start of the step (the first stage).
-            h: The step size.
+            h: The step size: a float, or per component a tensor that broadcasts over it
+                (e.g. ``[R, 1, ...]``: one step per row of independent systems).
 
         Returns:
             ``(y_new, ks, err)``: the propagated solution, the stages (with the FSAL stage
@@ -296,7 +320,7 @@ class AdaptiveSolver(Solver):
                     thetas.append((times[nxt] - t_now) / h)
                 nxt += 1
             if thetas:
-                for c, v in zip(chunks, _dense(tab, y, y_new, ks, f_new, h, thetas)):
+                for c, v in zip(chunks, DenseOutput(tab, y, y_new, ks, f_new, h).stack(thetas)):
                     c.append(v)
             if hit:
                 for c, v in zip(chunks, y_new):

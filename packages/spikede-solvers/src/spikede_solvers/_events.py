@@ -37,7 +37,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from spikede_solvers._adaptive import AdaptiveSolver
+from spikede_solvers._adaptive import AdaptiveSolver, DenseOutput, _column
 from spikede_solvers._adaptive_options import check_adaptive_options
 from spikede_solvers._checks import _check_states, check_options
 from spikede_solvers._registry import SOLVERS
@@ -95,58 +95,9 @@ class Crossing:
     rows: Tensor | None = None
 
 
-def _column(values: Tensor, like: Tensor) -> Tensor:
-    """``values [R]`` shaped to broadcast over ``like [R, ...]``, in ``like``'s dtype."""
-    return values.to(like.dtype).reshape(-1, *([1] * (like.dim() - 1)))
-
-
 def _where(mask: Tensor, a: State, b: State) -> State:
     """Row-wise choice between two states: ``a`` in the rows of ``mask [R]``, else ``b``."""
     return tuple(torch.where(mask.reshape(-1, *([1] * (x.dim() - 1))), x, y) for x, y in zip(a, b))
-
-
-def _poly(theta: Any, a: Tensor, r2: Tensor, r3: Tensor, r4: Tensor, extra: Tensor | None) -> Tensor:
-    one = 1.0 - theta
-    inner = r4 if extra is None else r4 + one * extra
-    return a + theta * (r2 + one * (r3 + theta * inner))
-
-
-class _Dense:
-    """The dense output of one accepted step per row: ``y(t_0 + theta h)`` for any ``theta``."""
-
-    def __init__(self, dense_weights: Sequence[float] | None, y0: State, y1: State, ks: list[State], f1: State, hs: State):
-        self.coef = []
-        for i, (a, b) in enumerate(zip(y0, y1)):
-            h = hs[i]
-            r2 = b - a
-            r3 = ks[0][i] * h - r2
-            r4 = r2 - f1[i] * h - r3
-            extra = None if dense_weights is None else _weighted(hs, dense_weights, ks, i)
-            self.coef.append((a, r2, r3, r4, extra))
-
-    def at(self, theta: Tensor) -> State:
-        """The state at the fractions ``theta [R]`` of each row's step (may carry a gradient)."""
-        return tuple(_poly(_column(theta, c[0]), *c) for c in self.coef)
-
-    def flat64(self, i: int) -> tuple[Tensor | None, ...]:
-        """Component ``i``'s coefficients, detached, as float64 ``[R, n]`` (root finding)."""
-        rows = self.coef[i][0].shape[0]
-        return tuple(None if c is None else c.detach().reshape(rows, -1).to(F64) for c in self.coef[i])
-
-
-def _weighted(hs: State, weights: Sequence[float], ks: Sequence[State], i: int) -> Tensor:
-    """``h sum_j weights_j ks_j[i]`` for component ``i``, ``h`` per row."""
-    acc = None
-    for w, k in zip(weights, ks):
-        if w == 0.0:
-            continue
-        acc = k[i] * w if acc is None else acc.add(k[i], alpha=w)
-    return torch.zeros_like(ks[0][i]) if acc is None else acc * hs[i]
-
-
-def _combine(y: State, hs: State, weights: Sequence[float], ks: Sequence[State]) -> State:
-    """``y + h sum_j weights_j ks_j`` with ``h`` per row."""
-    return tuple(yi + _weighted(hs, weights, ks, i) for i, yi in enumerate(y))
 
 
 def _check_thresholds(thresholds: Any, states: State) -> tuple[Any, ...]:
@@ -372,7 +323,7 @@ class _EventLoop:
         return _where(rows, out, y)
 
     # ---------------------------------------------------------------- event location
-    def _first_crossing(self, dense: _Dense, live: Tensor) -> tuple[Tensor, Tensor, list[Tensor | None]] | None:
+    def _first_crossing(self, dense: DenseOutput, live: Tensor) -> tuple[Tensor, Tensor, list[Tensor | None]] | None:
         """Per row: the fraction of the step of its earliest crossing (1 where none), the
         rows with a crossing, and the crossed masks; ``None`` if no row of ``live`` crosses."""
         watched = [i for i, th in enumerate(self.thresholds) if th is not None]
@@ -385,7 +336,7 @@ class _EventLoop:
             if idx is not None:  # one row of points per (row, element) pair: theta is [E, K]
                 c = tuple(None if x is None else x[idx].unsqueeze(1) for x in c)
                 th = th[idx].unsqueeze(1) if isinstance(th, Tensor) else th
-            return _poly(theta, *c) - th
+            return DenseOutput.poly(theta, *c) - th
 
         # g at every sample fraction at once, [len(_SAMPLES), R, n] per component.
         seq = {i: g(i, samples.view(-1, 1, 1)) for i in watched}
@@ -431,7 +382,7 @@ class _EventLoop:
             crossed[i] = mask.reshape(self.row_shapes[i])
         return best, found, crossed
 
-    def _crossing(self, dense: _Dense, t_now: Tensor, h: Tensor, theta: Tensor, found: Tensor, crossed: list) -> Crossing:
+    def _crossing(self, dense: DenseOutput, t_now: Tensor, h: Tensor, theta: Tensor, found: Tensor, crossed: list) -> Crossing:
         t_value = t_now + theta * h
         frac = theta.to(self.dtype)
         if self.delta is not None:
@@ -529,7 +480,7 @@ class _EventLoop:
                     f"t={float(t_now[r])!r}, below the resolution of {self.dtype}"
                 )
             hs = tuple(_column(h, v) for v in y)
-            y_new, ks, err_est = self._attempt(y, f, t_now, h, hs)
+            y_new, ks, err_est = solver.attempt(self.field, lambda c, t0=t_now, h=h: self.at(t0 + c * h), y, f, hs)
             err = row_error_norm(err_est, y, y_new, rtol, atol)
             ok = live & (err <= 1.0)
             tried += live.long()
@@ -540,7 +491,7 @@ class _EventLoop:
                 h = h_next
                 continue
             f_new = ks[-1] if tab.fsal else self.field(self.at(t_new), y_new)
-            dense = _Dense(tab.dense, y, y_new, ks, f_new, hs)
+            dense = DenseOutput(tab, y, y_new, ks, f_new, hs)
             located = self._first_crossing(dense, ok)
             theta = torch.ones(R, dtype=F64, device=self.device)
             found = torch.zeros(R, dtype=torch.bool, device=self.device)
@@ -560,17 +511,6 @@ class _EventLoop:
             h = torch.where(live, h_next, h)
         ys = tuple(torch.stack([o[i] for o in outs]) for i in range(len(self.y0)))
         return ys if self.batched else tuple(v[:, 0] for v in ys)
-
-    def _attempt(self, y: State, f: State, t_now: Tensor, h: Tensor, hs: State) -> tuple[State, list[State], list[Tensor]]:
-        """One trial step of size ``h [R]`` from ``y`` in every row (stages with per-row times)."""
-        tab = self.solver.tableau
-        ks = [f]
-        for i in range(1, len(tab.c) - (1 if tab.fsal else 0)):
-            ks.append(self.field(self.at(t_now + tab.c[i] * h), _combine(y, hs, tab.a[i], ks)))
-        y_new = _combine(y, hs, tab.b, ks)
-        if tab.fsal:
-            ks.append(self.field(self.at(t_now + h), y_new))
-        return y_new, ks, [_weighted(hs, tab.e, ks, i) for i in range(len(y))]
 
     def _outputs(self, outs, dense, times, nxt, ok, t_now, h, t_stop) -> None:
         """Record the dense output at every requested time each accepted row passed."""

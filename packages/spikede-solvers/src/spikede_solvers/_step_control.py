@@ -11,7 +11,6 @@ The scalar forms used by :func:`~spikede_solvers.odeint` are these with one row.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Sequence
 
 import torch
