@@ -15,14 +15,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
-
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "scripts"))  # the shared _loglog
+from _loglog import save_panels  # noqa: E402
+
 DEFAULT_RESULTS = ROOT / "benchmarks" / "results" / "bench-20261124-session4.json"
 DEFAULT_OUT = ROOT / "docs" / "assets" / "benchmark_w1.png"
 
@@ -75,21 +74,11 @@ def draw(results: Path = DEFAULT_RESULTS, out: Path = DEFAULT_OUT, workload: str
     data = series(rows, workload)
     if not data:
         raise ValueError(f"{results} has no rows of workload {workload!r} for the cases {list(CASES)}")
-    fig, axes = plt.subplots(1, len(PANELS), figsize=(13, 4.2), constrained_layout=True)
-    for ax, (field, scale, title) in zip(axes, PANELS):
-        for case, values in data.items():
-            style = {"color": "black", "linestyle": "--"} if case.startswith("floor") else {}
-            ax.loglog(values["T"], [v * scale for v in values[field]], marker="o",
-                      markersize=4, label=CASES[case], **style)
-        ax.set_xlabel("sequence length T (steps)")
-        ax.set_title(title, fontsize=10)
-        ax.grid(True, which="major", alpha=0.3)
-    axes[0].legend(fontsize=8)
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=100)
-    plt.close(fig)
-    return out
+    panels = [
+        (title, None, [(CASES[case], v["T"], [x * scale for x in v[field]], case.startswith("floor")) for case, v in data.items()])
+        for field, scale, title in PANELS
+    ]
+    return save_panels(panels, out, width=13)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -30,13 +30,12 @@ import statistics
 import sys
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import torch
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "scripts"))  # the shared _loglog
+from _loglog import save_panels  # noqa: E402
+
 sys.path.insert(0, str(ROOT / "benchmarks"))
 import peers  # noqa: E402
 import run  # noqa: E402
@@ -140,23 +139,14 @@ def table(rows: list[dict]) -> str:
 
 def draw(rows: list[dict], out: Path = DEFAULT_OUT) -> Path:
     """Draw forward and forward+backward time against ``T`` (log-log) at ``out``; return it."""
-    fig, axes = plt.subplots(1, len(PANELS), figsize=(11, 4.2), constrained_layout=True)
-    for ax, (field, title) in zip(axes, PANELS):
+    panels = []
+    for field, title in PANELS:
+        curves = []
         for label in CASES:
             picked = sorted((r for r in rows if r["case"] == label), key=lambda r: r["T"])
-            style = {"color": "black", "linestyle": "--"} if label == REFERENCE else {}
-            ax.loglog([r["T"] for r in picked], [1000 * r[field] for r in picked],
-                      marker="o", markersize=4, label=label, **style)
-        ax.set_xlabel("sequence length T (steps)")
-        ax.set_ylabel("time (ms)")
-        ax.set_title(f"{title}, W1, batch 32, one thread", fontsize=10)
-        ax.grid(True, which="major", alpha=0.3)
-    axes[0].legend(fontsize=8)
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=100)
-    plt.close(fig)
-    return out
+            curves.append((label, [r["T"] for r in picked], [1000 * r[field] for r in picked], label == REFERENCE))
+        panels.append((f"{title}, W1, batch 32, one thread", "time (ms)", curves))
+    return save_panels(panels, out, width=11)
 
 
 def main(argv: list[str] | None = None) -> None:
