@@ -10,6 +10,7 @@ from torch import fx, nn
 
 import spikede_interp
 from spikede_fx._direct import DirectCalls, check_step_size
+from spikede_fx._fast import direct
 from spikede_fx._field import FieldArgs, network_field
 from spikede_fx._inputs import build_table
 from spikede_fx._network import Network
@@ -233,6 +234,13 @@ class ODEFuncFromFX(DirectCalls, nn.Module):
         extras = net.positional(extra_args, extra_kwargs)
         table = None if grid is None else build_table(net, interpolator, x, grid, extras, hoist)
         graphs = None if record is None else net.recording(_check_calls(record, self.neuron_count))
+        if graphs is None:
+            # The layers' forwards called directly (no module-call machinery per step)
+            # unless a hook is set; see spikede_fx._fast.
+            if ode is None:
+                ode = direct(net.ode)
+            if state is None and net.input_part is not None:
+                state = direct(net.input_part.state_gm)
         return FieldArgs(net, x, x_time, interpolator, extras, table, ode, state, graphs)
 
     @staticmethod

@@ -32,8 +32,8 @@ from __future__ import annotations
 
 import torch
 from torch import Tensor
-from torch.autograd.function import once_differentiable
 
+from spikede_solvers._autograd import once_differentiable_fast as once_differentiable
 from spikede_solvers._base import Problem
 from spikede_solvers._soe import DEFAULT_TOL, DEFAULT_WINDOW, SoeTail, fit_soe_tail
 from spikede_solvers._stream import StreamingHistory

@@ -35,8 +35,8 @@ from collections.abc import Iterator
 
 import torch
 from torch import Tensor
-from torch.autograd.function import once_differentiable
 
+from spikede_solvers._autograd import once_differentiable_fast as once_differentiable
 from spikede_solvers._soe import SoeTail
 
 __all__ = ["StreamStep", "StreamingHistory", "Streams", "SumStep", "join_streams"]
