@@ -193,3 +193,23 @@ def test_batched_bad_arguments():
                       lambda c: c.states, batched=True)
     with pytest.raises(ValueError, match="same first"):
         odeint_events(f, (torch.zeros((), dtype=F64),), t, [1.0], lambda c: c.states, batched=True)
+
+
+@pytest.mark.parametrize("batched", [False, True])
+def test_an_event_within_the_resolution_of_the_end_finishes_the_solve(batched):
+    # y' = 1 crosses 15 - 3e-6 at that time: the remainder to t = 15 is below float32's
+    # resolution there (4 eps 15 = 7e-6), too short for a step
+    th = 15.0 - 3e-6
+    t = torch.tensor([0.0, 7.5, 15.0], dtype=torch.float32)
+    seen = []
+
+    def on_event(c):
+        seen.append(c.time_value)
+        return (torch.where(c.crossed[0], torch.zeros_like(c.states[0]), c.states[0]),)
+
+    y0 = torch.zeros(2 if batched else 1, dtype=torch.float32)
+    ys, stats = odeint_events(lambda t, y: (torch.ones_like(y[0]),), (y0,), t, [th], on_event, batched=batched)
+    assert stats["events"] == y0.numel()
+    assert ys[0].shape == (3, *y0.shape)
+    assert torch.allclose(ys[0][1], torch.full_like(y0, 7.5))
+    assert float(ys[0][2].abs().max()) < 1e-5  # reset to 0 just before the end

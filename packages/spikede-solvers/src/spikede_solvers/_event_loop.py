@@ -251,6 +251,16 @@ class EventLoop:
         tried = torch.zeros(R, dtype=torch.long, device=self.device)
         while True:
             live = nxt < n_out
+            # An event within the time dtype's resolution of the end leaves no step to
+            # take: an Euler step over the remainder (error below that resolution) ends it.
+            short = live & (t_end - t_now <= 4 * eps * abs(t_end))
+            if bool(short.any()):
+                y_end = tuple(v + _column(t_end - t_now, v) * d for v, d in zip(y, f))
+                for n in range(n_out):
+                    take = short & (nxt <= n)
+                    outs[n] = y_end if outs[n] is None else _where(take, y_end, outs[n])
+                nxt = torch.where(short, torch.full_like(nxt, n_out), nxt)
+                live = live & ~short
             if not bool(live.any()):
                 break
             if int(tried.max()) >= opts["max_num_steps"]:
