@@ -204,7 +204,8 @@ def test_fused_components_equal_separate_solves(method: str) -> None:
 @pytest.mark.parametrize(
     "method, memory, options, learnable, fused",
     [
-        ("gl", None, None, False, True),  # full history: recorded history functions
+        ("gl", None, None, False, False),  # full history, fixed order: streams
+        ("gl", None, None, True, True),  # learnable order: recorded history functions
         ("trap", None, {"history": "soe"}, False, True),  # trap does not stream
         ("gl", None, {"history": "soe"}, True, True),  # learnable order: buffered
         ("gl", None, {"history": "soe"}, False, False),  # streams

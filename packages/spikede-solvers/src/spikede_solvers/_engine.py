@@ -180,12 +180,12 @@ def _fusable(problem: Problem, solver: Solver) -> bool:
 
 
 def _streams(problem: Problem, solver: Solver) -> bool:
-    """Whether ``solver`` keeps a streaming history in this solve (``Solver.streams``)."""
-    fast = problem.options.get("history", "full") == "soe" or problem.memory is not None
+    """Whether ``solver`` keeps a streaming history in this solve (``Solver.streams``):
+    its coefficients need no gradient (full, short and fast histories all stream then)."""
     learning = torch.is_grad_enabled() and any(
         c.orders is not None and c.orders.requires_grad for c in problem.components
     )
-    return solver.streams and fast and not learning
+    return solver.streams and not learning
 
 
 class _Fused:

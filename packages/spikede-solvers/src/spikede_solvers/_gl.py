@@ -15,8 +15,9 @@ import torch
 from torch import Tensor
 
 from spikede_solvers._base import Evaluate, Problem, Solver, Stepper
-from spikede_solvers._history import new_history
-from spikede_solvers._stream import StreamingHistory, Streams
+from spikede_solvers._history import new_history, streamable
+from spikede_solvers._stream import Streams
+from spikede_solvers._stream_exact import STREAMING
 from spikede_solvers._weights import gl_weights, wide
 
 __all__ = ["GLSolver", "GLTypeStepper"]
@@ -36,14 +37,15 @@ class GLTypeStepper(Stepper):
         self.window = problem.window
         self.scales = scales
         self.coef_rev = [torch.flip(c, dims=(0,)) for c in coefs]
+        stream = streamable(self.coef_rev)
         self.bufs = [
-            new_history(problem, problem.n_points, y, c, stream=True)
+            new_history(problem, problem.n_points, y, c, stream=stream)
             for y, c in zip(problem.y0, self.coef_rev)
         ]
         # Fixed coefficients and fast or short history: every component streams, with a
         # fixed scale (a recorded step is one StreamStep for all components).
         self.stream: Streams | None = None
-        if all(isinstance(b, StreamingHistory) for b in self.bufs):
+        if all(isinstance(b, STREAMING) for b in self.bufs):
             self.stream = Streams(self.bufs, problem.y0, [float(s) for s in scales])
             self.bufs = list(self.stream.histories)
 

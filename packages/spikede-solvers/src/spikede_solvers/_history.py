@@ -37,8 +37,9 @@ from spikede_solvers._autograd import once_differentiable_fast as once_different
 from spikede_solvers._base import Problem
 from spikede_solvers._soe import DEFAULT_TOL, DEFAULT_WINDOW, SoeTail, fit_soe_tail
 from spikede_solvers._stream import StreamingHistory
+from spikede_solvers._stream_exact import DEFAULT_STREAM_BLOCK, ExactStreamingHistory
 
-__all__ = ["DEFAULT_BLOCK", "History", "new_history", "soe_terms"]
+__all__ = ["DEFAULT_BLOCK", "History", "new_history", "soe_terms", "streamable"]
 
 #: Steps per block of the blocked exact history sum (``options={"block": k}``).
 DEFAULT_BLOCK = 64
@@ -258,9 +259,17 @@ class _FarRow(torch.autograd.Function):
         return grad.new_zeros(()), None, None
 
 
+def streamable(coef_revs: list[Tensor]) -> bool:
+    """Whether histories with these coefficients can stream: all of them, or none, so a
+    step either streams every component or records every one (one order each, none
+    needing a gradient)."""
+    learning = torch.is_grad_enabled() and any(c.requires_grad for c in coef_revs)
+    return not learning and all(c.dim() == 1 for c in coef_revs)
+
+
 def new_history(
     problem: Problem, rows: int, like: Tensor, coef_rev: Tensor, stream: bool = False
-) -> History | StreamingHistory:
+) -> History | StreamingHistory | ExactStreamingHistory:
     """A :class:`History` for one state component, with the SOE tail if the options ask.
 
     Args:
@@ -275,7 +284,8 @@ def new_history(
             or :class:`~spikede_solvers._stream.SumStep`); with the SOE tail or short
             memory, one order and coefficients that need no gradient, a
             :class:`~spikede_solvers._stream.StreamingHistory` (memory independent of
-            the number of steps) is returned.
+            the number of steps) is returned; with the full history and such
+            coefficients, a :class:`~spikede_solvers._stream_exact.ExactStreamingHistory`.
     """
     streams = (
         stream
@@ -286,6 +296,9 @@ def new_history(
     if problem.options.get("history", "full") != "soe":
         if streams and problem.memory is not None:
             return StreamingHistory(like, coef_rev, None, window=problem.memory)
+        if streams:
+            block = int(problem.options.get("block", DEFAULT_STREAM_BLOCK))
+            return ExactStreamingHistory(like, coef_rev, rows, block)
         block = (
             0 if problem.memory is not None else int(problem.options.get("block", DEFAULT_BLOCK))
         )

@@ -16,9 +16,10 @@ from __future__ import annotations
 from torch import Tensor
 
 from spikede_solvers._base import Evaluate, Problem, Solver, Stepper
-from spikede_solvers._history import History, new_history
+from spikede_solvers._history import History, new_history, streamable
 from spikede_solvers._mesh import Mesh
-from spikede_solvers._stream import StreamingHistory, Streams
+from spikede_solvers._stream import Streams
+from spikede_solvers._stream_exact import STREAMING
 from spikede_solvers._weights import gamma, index, pow_diff, wide
 
 __all__ = ["PredSolver"]
@@ -46,12 +47,13 @@ class _PredStepper(Stepper):
             b = pow_diff(k, k.new_ones(()), a64)
             g = a64.new_tensor(problem.h) ** a64 / gamma(a64 + 1.0)
             self.coef_rev.append((b * g).flip(0).to(a.dtype))
+        stream = streamable(self.coef_rev)
         self.bufs = [
-            new_history(problem, n, y, c, stream=True) for y, c in zip(problem.y0, self.coef_rev)
+            new_history(problem, n, y, c, stream=stream) for y, c in zip(problem.y0, self.coef_rev)
         ]
         # Fixed coefficients and fast or short history: the rows stream (see _stream.py;
         # a recorded step is one SumStep for all components).
-        if all(isinstance(b, StreamingHistory) for b in self.bufs):
+        if all(isinstance(b, STREAMING) for b in self.bufs):
             self.stream = Streams(self.bufs, problem.y0)
             self.bufs = list(self.stream.histories)
 

@@ -31,6 +31,7 @@ from spikede_solvers._base import Problem, Stepper
 from spikede_solvers._history import History as _Buffer
 from spikede_solvers._soe import SoeTail
 from spikede_solvers._stream import StreamingHistory
+from spikede_solvers._stream_exact import ExactStreamingHistory
 
 __all__ = ["History", "Saved", "export_history", "restore_history"]
 
@@ -192,7 +193,7 @@ def _covers(buffer: Any, fused: Any) -> int:
     """Number of state components one buffer holds."""
     if fused is not None:
         return len(fused.sizes)
-    if isinstance(buffer, StreamingHistory):
+    if isinstance(buffer, (StreamingHistory, ExactStreamingHistory)):
         return len(buffer.shapes)
     return 1
 
@@ -372,7 +373,7 @@ def restore_history(stepper: Stepper, history: History, fused: Any, offset: int)
 
 def is_buffer(obj: Any) -> bool:
     """Whether ``obj`` is a history buffer this module can save."""
-    return isinstance(obj, (_Buffer, StreamingHistory))
+    return isinstance(obj, (_Buffer, StreamingHistory, ExactStreamingHistory))
 
 
 # ---------------------------------------------------------------- checking

@@ -178,8 +178,9 @@ def join_streams(
     """The histories a streamed step runs, with their scales: one joined history
     (:meth:`StreamingHistory.joined`) when every component has the same coefficients
     and scale, else one per component. Components are taken in order."""
-    if len(histories) > 1 and len(set(scales)) == 1:
-        joined = StreamingHistory.joined(histories)
+    kind = type(histories[0])
+    if len(histories) > 1 and len(set(scales)) == 1 and all(type(h) is kind for h in histories):
+        joined = kind.joined(histories)
         if joined is not None:
             return (joined,), (scales[0],)
     return tuple(histories), tuple(scales)

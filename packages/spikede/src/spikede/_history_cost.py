@@ -6,8 +6,9 @@ grid of ``N`` points (``S = N - 1`` steps, ``S`` coefficients per lag sequence):
 * full history: at step ``n`` every stored row enters the lagged sum, ``n + 1`` rows for
   ``gl``/``glmulti``/``pred`` and ``n`` for ``l1``/``trap`` (whose sums start at lag 1);
   the blocked evaluation (one matrix product per block of steps for the older rows) does
-  the same products, plus, for ``l1``/``trap``, the rows of a last partial block that no
-  step reads. Grows like ``N^2 / 2``.
+  the same products, plus the rows of a last partial block that no step reads
+  (``gl``/``glmulti``/``pred`` stream, with blocks of ``STREAM_BLOCK`` steps). Grows like
+  ``N^2 / 2``.
 * ``memory=M``: ``gl``/``glmulti``/``pred`` stream a ring of ``min(M, S)`` rows, all of
   them multiplied at every step; ``l1``/``trap`` sum ``min(n, M)`` rows. At most ``M`` per
   step.
@@ -40,6 +41,7 @@ __all__ = ["history_macs_per_neuron"]
 #: against the solver package by the tests).
 SOE_WINDOW = 8
 BLOCK = 64
+STREAM_BLOCK = 32
 
 _FIRST_LAG = {"gl": 0, "glmulti": 0, "pred": 0, "l1": 1, "trap": 1}
 _STREAMS = frozenset({"gl", "glmulti", "pred"})
@@ -63,6 +65,20 @@ def _blocked(steps: int, first: int, block: int) -> int:
             size = min(block, steps - b + first)
             total += size * (b - first)
         total += last - b + 1
+    return total
+
+
+def _streamed(steps: int, rows: int, block: int) -> int:
+    """Products of the streamed full sum (``ExactStreamingHistory``): each step's own
+    block exactly, older rows by one product of ``min(block, rows - begin)`` steps when a
+    block starts (``rows`` buffer rows: ``N`` for ``gl``/``glmulti``, ``N - 1`` for ``pred``)."""
+    block = block if block > 1 else max(rows, 1)
+    total = 0
+    for last in range(steps):
+        begin = (last // block) * block
+        total += last - begin + 1
+        if begin and last == begin:
+            total += min(block, rows - begin) * begin
     return total
 
 
@@ -114,5 +130,8 @@ def history_macs_per_neuron(
         exact = sum(min(n, window) for n in range(steps))
         tail = sum(2 * terms for n in range(steps) if n - window >= 1)
         return exact + tail + f0
+    if method in _STREAMS:
+        rows = n_points if method != "pred" else steps
+        return _streamed(steps, rows, 0 if soe else int(opts.get("block", STREAM_BLOCK)))
     block = 0 if soe else int(opts.get("block", BLOCK))  # no tail to fit: plain exact sums
     return _blocked(steps, first, block) + f0
