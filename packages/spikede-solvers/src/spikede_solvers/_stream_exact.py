@@ -60,7 +60,6 @@ class ExactStreamingHistory:
         length = rows + block
         padded = coef.new_zeros(length)
         padded[: min(coef.shape[0], length)] = coef[:length]
-        self.coef = coef
         self.rev = torch.flip(padded, dims=(0,))
         self._use(like.new_zeros((rows, like.numel())))
         self.adjoint: ExactStreamingHistory | None = None
