@@ -68,6 +68,27 @@ def test_streamed_full_history_equals_the_recorded_one(method, dtype, block):
 
 
 @pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("dtype", [F64, torch.float32])
+@pytest.mark.parametrize("n", [61, 97])
+def test_superblocks_equal_one_level_blocks(method, dtype, n, monkeypatch):
+    """Block 3 makes superblocks of 24 rows; 61 and 97 steps end inside one (a clipped
+    tall product) and start blocks at and after superblock boundaries. One level
+    (``SUPER = 1``) is the oracle, itself checked against the recorded history above."""
+    results = []
+    for levels in (1, ExactStreamingHistory.SUPER):
+        monkeypatch.setattr(ExactStreamingHistory, "SUPER", levels)
+        y0, lam = _inputs(dtype)
+        ys = _solve(method, dtype, 3, torch.tensor(0.6, dtype=dtype), y0, lam, n=n)
+        loss = sum((y * y).sum() for y in ys)
+        results.append(([y.detach() for y in ys], torch.autograd.grad(loss, (*y0, lam))))
+    (ys_a, g_a), (ys_b, g_b) = results
+    tol = {"rtol": 1e-12, "atol": 1e-13} if dtype == F64 else {"rtol": 2e-5, "atol": 2e-6}
+    for a, b in zip([*ys_a, *g_a], [*ys_b, *g_b]):
+        assert float(a.abs().max()) > 0
+        torch.testing.assert_close(a, b, **tol)
+
+
+@pytest.mark.parametrize("method", METHODS)
 def test_streamed_full_history_is_used_and_gradchecks(method, monkeypatch):
     made = []
     real = ExactStreamingHistory.__init__

@@ -49,6 +49,13 @@ def records(*tensors: Tensor | None) -> bool:
     return torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in tensors)
 
 
+def split_rows(flat: Tensor, sizes: list[int], shapes: tuple[torch.Size, ...]) -> tuple[Tensor, ...]:
+    """A flat row (or a flat sum of rows) as one view per component."""
+    if len(shapes) == 1:
+        return (flat.view(shapes[0]),)
+    return tuple(p.view(shape) for p, shape in zip(flat.split(sizes), shapes))
+
+
 def start_values(y0: tuple[Tensor, ...]) -> tuple[Tensor | None, ...]:
     """The initial values a streamed step adds to its result: ``None`` for a zero one
     that needs no gradient (the add is skipped), else the tensor."""
@@ -126,7 +133,7 @@ class StreamingHistory:
             for row in work[self.terms :].unbind(0)
         ]
         self.sums = work.new_empty(work.shape[1])  # advance's history sum, reused
-        self.sum_parts = tuple(p.view(shape) for p, shape in zip(self.sums.split(sizes), self.shapes))
+        self.sum_parts = split_rows(self.sums, sizes, self.shapes)
 
     def _adjoint_for(self, n: int, sign: float) -> StreamingHistory:
         """The adjoint history for the backward of step ``n`` (fresh for a new pass); its
@@ -144,10 +151,7 @@ class StreamingHistory:
     def lagged_sum(self, coef_rev: Tensor | None, last: int, count: int) -> tuple[Tensor, ...]:
         """``sum_{lag >= 0} c_lag * row[last - lag]`` (exact window plus SOE tail), one
         new tensor per component."""
-        flat = torch.mv(self.work_t, self.mix[last % self.window])
-        if len(self.shapes) == 1:
-            return (flat.view(self.shapes[0]),)
-        return tuple(p.view(shape) for p, shape in zip(flat.split(self.sizes), self.shapes))
+        return split_rows(torch.mv(self.work_t, self.mix[last % self.window]), self.sizes, self.shapes)
 
     def advance(self, last: int, f: tuple[Tensor, ...], scale: float) -> tuple[Tensor, ...]:
         """The Grünwald–Letnikov update ``z = scale * f - lagged_sum(last)`` of every

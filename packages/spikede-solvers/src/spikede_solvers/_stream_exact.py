@@ -10,7 +10,10 @@ keeps the same rows in one flat buffer and serves the streamed steps of
 
 * the rows of the current block of ``block`` steps are summed per step (one ``addmv``);
 * the older rows' contribution to the whole block is one Toeplitz matrix product when
-  the block starts (the matrix is a strided view of the reversed coefficients);
+  the block starts (the matrix is a strided view of the reversed coefficients), on two
+  levels: the rows before the current superblock of ``SUPER`` blocks reach all its steps
+  in one tall product, and a block adds the superblock's earlier rows (``W1`` of the
+  benchmarks, T = 1000: forward 13% faster than one level);
 * the backward of a streamed step runs the same sums over the step gradients in reverse
   time (the adjoint of a convolution with the kernel ``c`` is the same convolution read
   backwards), in the same buffer (the forward rows are not read again).
@@ -27,7 +30,7 @@ import math
 import torch
 from torch import Tensor
 
-from spikede_solvers._stream import StreamingHistory
+from spikede_solvers._stream import StreamingHistory, split_rows
 
 __all__ = ["DEFAULT_STREAM_BLOCK", "STREAMING", "ExactStreamingHistory"]
 
@@ -47,6 +50,7 @@ class ExactStreamingHistory:
     """
 
     tail = None  # no SOE tail (read by the history export of a continued solve)
+    SUPER = 8  # blocks per superblock (see _far_rows)
 
     def __init__(
         self, like: Tensor, coef_rev: Tensor, rows: int, block: int = DEFAULT_STREAM_BLOCK
@@ -86,6 +90,8 @@ class ExactStreamingHistory:
         self.sizes = [math.prod(shape) for shape in self.shapes]
         self.far: Tensor | None = None  # the older rows' sums for the current block
         self.far_begin = -1
+        self.super: Tensor | None = None  # the same for the current superblock
+        self.super_begin = -1
 
     def _adjoint_for(self, n: int, sign: float) -> ExactStreamingHistory:
         """The adjoint history for the backward of step ``n`` (fresh for a new pass)."""
@@ -101,14 +107,42 @@ class ExactStreamingHistory:
         self.adjoint_next = n - 1
         return self.adjoint
 
+    def _toeplitz(self, count: int, size: int) -> Tensor:
+        """``[size, count]`` with ``[size - 1 - i, r] = c_{count + i - r}``: times ``count``
+        consecutive rows, the sums they send to the ``size`` steps that follow them
+        (latest step first)."""
+        rev = self.rev
+        return rev.as_strided((size, count), (1, 1), rev.shape[0] - count - size)
+
     def _far_rows(self, begin: int) -> Tensor:
         """``far[size - 1 - i] = sum_{r < begin} c_{begin + i - r} row[r]`` for the
-        ``size = min(block, rows - begin)`` steps ``begin + i`` of the block."""
+        ``size = min(block, rows - begin)`` steps ``begin + i`` of the block.
+
+        Two levels: the rows before the current superblock (``SUPER`` blocks) reach all
+        its steps through one tall product when it starts; a block then adds only the
+        rows since the superblock began. The multiply-adds are the same, but most of them
+        run in products of ``SUPER * block`` rows, which a BLAS runs faster than many
+        products of ``block`` rows."""
         if self.far_begin != begin:
             size = min(self.block, self.rows - begin)
-            rev = self.rev
-            toeplitz = rev.as_strided((size, begin), (1, 1), rev.shape[0] - begin - size)
-            self.far = toeplitz @ self.buf[:begin]
+            span = self.block * self.SUPER
+            start = (begin // span) * span
+            if start == 0:
+                self.far = self._toeplitz(begin, size) @ self.buf[:begin]
+            else:
+                if self.super_begin != start:
+                    tall = min(span, self.rows - start)
+                    self.super = self._toeplitz(start, tall) @ self.buf[:start]
+                    self.super_begin = start
+                assert self.super is not None
+                count = begin - start  # rows of this superblock before the block
+                stop = self.super.shape[0] - count
+                base = self.super[stop - size : stop]
+                self.far = (
+                    base
+                    if count == 0
+                    else torch.addmm(base, self._toeplitz(count, size), self.buf[start:begin])
+                )
             self.far_begin = begin
         assert self.far is not None
         return self.far
@@ -125,19 +159,14 @@ class ExactStreamingHistory:
         far = self._far_rows(begin)
         return torch.addmv(far[far.shape[0] - count], rows, w, beta=sign, alpha=sign)
 
-    def _parts(self, flat: Tensor) -> tuple[Tensor, ...]:
-        if len(self.shapes) == 1:
-            return (flat.view(self.shapes[0]),)
-        return tuple(p.view(shape) for p, shape in zip(flat.split(self.sizes), self.shapes))
-
     def lagged_sum(self, coef_rev: Tensor | None, last: int, count: int) -> tuple[Tensor, ...]:
         """``sum_{lag >= 0} c_lag * row[last - lag]`` over all rows, one tensor per
         component (the arguments but ``last`` are those of the buffered history)."""
-        return self._parts(self._sum(last, 1.0))
+        return split_rows(self._sum(last, 1.0), self.sizes, self.shapes)
 
     def advance(self, last: int, f: tuple[Tensor, ...], scale: float) -> tuple[Tensor, ...]:
         """``z = scale * f - lagged_sum(last)`` of every component, stored as row ``last + 1``."""
-        neg = self._parts(self._sum(last, -1.0))
+        neg = split_rows(self._sum(last, -1.0), self.sizes, self.shapes)
         z = tuple(torch.add(h, fi, alpha=scale) for h, fi in zip(neg, f))
         self.write(last + 1, z)
         return z
