@@ -1,56 +1,96 @@
-"""compile=True against eager on W1 (T = 400) and W2 (T = 100), odeint/euler, one thread.
+"""``compile=True`` against eager on the suite's W1 and W2, one thread.
 
-Run: ``python benchmarks/compile_vs_eager.py``. Each wrapper is warmed up (forward and
-backward, so that both compiled graphs exist) before the best of three timed calls.
+Run: ``python benchmarks/compile_vs_eager.py [--T w1=1000,w2=200] [--repeat 5]``.
+
+The networks, weights and inputs are those of ``run.py`` (every layer fires; the rates are
+printed). Cases: ``odeint``/``euler`` and ``fdeint``/``gl`` with ``history="soe"``. Each
+wrapper is warmed up (forward and backward, so that both compiled graphs exist, one for
+grad mode and one without), twice; then eager and compiled calls alternate, and a ratio is the
+median over the repeats of ``compiled / eager`` of adjacent calls (the machine's slow
+spells hit both sides of a pair).
 """
 
 from __future__ import annotations
 
+import argparse
+import statistics
 import time
 
+import run as suite
 import torch
-from torch import nn
 
 from spikede import LIFNeuron, SNNWrapper
 
-
-def w1() -> tuple[nn.Module, torch.Tensor]:
-    m = nn.Sequential(nn.Linear(64, 128), LIFNeuron(), nn.Linear(128, 10), LIFNeuron())
-    return m, torch.rand(400, 32, 64) * 2
+CASES = {"odeint euler": ("odeint", "euler", None), "gl soe": ("fdeint", "gl", {"history": "soe"})}
 
 
-def w2() -> tuple[nn.Module, torch.Tensor]:
-    m = nn.Sequential(
-        nn.Conv2d(2, 16, 3), LIFNeuron(), nn.Conv2d(16, 32, 3, stride=2), LIFNeuron(),
-        nn.Flatten(), nn.Linear(32 * 6 * 6, 10), LIFNeuron(),
-    )
-    return m, torch.rand(100, 16, 2, 16, 16) * 2
+def _rates(snn: SNNWrapper, model: torch.nn.Module, x: torch.Tensor, options: dict | None) -> list[float]:
+    """Firing rate per neuron layer over the last ``T`` evaluations of one call."""
+    neurons = [m for m in model if isinstance(m, LIFNeuron)]
+    records: list[list[torch.Tensor]] = [[] for _ in neurons]
+    handles = [
+        m.register_forward_hook(lambda mod, inp, out, k=k: records[k].append(out[1].detach().clone()))
+        for k, m in enumerate(neurons)
+    ]
+    try:
+        with torch.no_grad():
+            snn(x, options=options)
+    finally:
+        for handle in handles:
+            handle.remove()
+    return suite._layer_rates(records, x.shape[0])
 
 
-def main() -> None:
-    torch.manual_seed(0)
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--T", default="w1=1000,w2=200", help="steps per workload, e.g. w1=400,w2=100")
+    p.add_argument("--repeat", type=int, default=5)
+    args = p.parse_args(argv)
+    lengths = {k: int(v) for k, v in (item.split("=") for item in args.T.split(","))}
     torch.set_num_threads(1)
-    for workload in (w1, w2):
-        model, x = workload()
-        cases = {
-            "eager": SNNWrapper(model, integrator="odeint"),
-            "compiled": SNNWrapper(model, integrator="odeint", compile=True),
-        }
-        for snn in cases.values():
-            snn(x).sum().backward()
-        times: dict[str, list[tuple[float, float]]] = {name: [] for name in cases}
-        for _ in range(3):
-            for name, snn in cases.items():
-                start = time.perf_counter()
+    print("| workload | case | eager fwd / fwd+bwd | compiled fwd / fwd+bwd | compiled / eager | rates |")
+    print("|---|---|---|---|---|---|")
+    for workload, T in lengths.items():
+        for label, (integrator, method, options) in CASES.items():
+            torch.manual_seed(0)
+            model = suite._w1_model() if workload == "w1" else suite._w2_model()
+            x = suite._input(workload, T)
+            snns = {
+                flag: SNNWrapper(model, integrator=integrator, alpha=suite.ALPHA, method=method, compile=flag)
+                for flag in (False, True)
+            }
+
+            def fwd(snn: SNNWrapper, x: torch.Tensor = x, options: dict | None = options) -> None:
                 with torch.no_grad():
-                    snn(x)
-                fwd = time.perf_counter() - start
-                start = time.perf_counter()
-                snn(x).sum().backward()
-                times[name].append((fwd, time.perf_counter() - start))
-        for name, runs in times.items():
-            fwd, both = min(r[0] for r in runs), min(r[1] for r in runs)
-            print(f"{workload.__name__} {name:9s} fwd {fwd * 1e3:7.1f} ms  fwd+bwd {both * 1e3:7.1f} ms")
+                    snn(x, options=options)
+
+            def both(snn: SNNWrapper, x: torch.Tensor = x, options: dict | None = options) -> None:
+                snn(x, options=options).sum().backward()
+
+            for _ in range(2):  # the first no-grad call after the first training call is slow too
+                for snn in snns.values():
+                    fwd(snn)
+                    both(snn)
+            times: dict[tuple[bool, int], list[float]] = {(f, k): [] for f in snns for k in (0, 1)}
+            for r in range(args.repeat):
+                order = (False, True) if r % 2 == 0 else (True, False)
+                for k, fn in enumerate((fwd, both)):
+                    for flag in order:
+                        start = time.perf_counter()
+                        fn(snns[flag])
+                        times[(flag, k)].append(time.perf_counter() - start)
+            ratio = [
+                statistics.median(c / e for c, e in zip(times[(True, k)], times[(False, k)]))
+                for k in (0, 1)
+            ]
+            med = {key: statistics.median(v) * 1e3 for key, v in times.items()}
+            rates = " / ".join(f"{r:.3f}" for r in _rates(snns[False], model, x, options))
+            print(
+                f"| {workload} T={T} | {label} | {med[(False, 0)]:.1f} / {med[(False, 1)]:.1f} ms "
+                f"| {med[(True, 0)]:.1f} / {med[(True, 1)]:.1f} ms "
+                f"| {ratio[0]:.2f}x / {ratio[1]:.2f}x | {rates} |",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

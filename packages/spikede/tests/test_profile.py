@@ -208,6 +208,8 @@ class _CountHistory(TorchDispatchMode):
             self.macs += args[1].shape[0] * args[1].shape[1]
         elif op is aten.mm:
             self.macs += args[0].shape[0] * args[0].shape[1] * args[1].shape[1]
+        elif op is aten.addmm:
+            self.macs += args[1].shape[0] * args[1].shape[1] * args[2].shape[1]
         elif op is aten.addcmul:
             self.macs += torch.broadcast_shapes(*(a.shape for a in args[:3])).numel()
         return func(*args, **(kwargs or {}))

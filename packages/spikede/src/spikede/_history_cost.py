@@ -71,7 +71,8 @@ def _blocked(steps: int, first: int, block: int) -> int:
 def _streamed(steps: int, rows: int, block: int) -> int:
     """Products of the streamed full sum (``ExactStreamingHistory``): each step's own
     block exactly, older rows by one product of ``min(block, rows - begin)`` steps when a
-    block starts (``rows`` buffer rows: ``N`` for ``gl``/``glmulti``, ``N - 1`` for ``pred``)."""
+    block starts (``rows`` buffer rows: ``N`` for ``gl``/``glmulti``, ``N - 1`` for ``pred``).
+    The solver splits that product over two levels (superblocks), with the same count."""
     block = block if block > 1 else max(rows, 1)
     total = 0
     for last in range(steps):
