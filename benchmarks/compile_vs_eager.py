@@ -19,26 +19,10 @@ import time
 import run as suite
 import torch
 
-from spikede import LIFNeuron, SNNWrapper
+from spikede import SNNWrapper
 
-CASES = {"odeint euler": ("odeint", "euler", None), "gl soe": ("fdeint", "gl", {"history": "soe"})}
-
-
-def _rates(snn: SNNWrapper, model: torch.nn.Module, x: torch.Tensor, options: dict | None) -> list[float]:
-    """Firing rate per neuron layer over the last ``T`` evaluations of one call."""
-    neurons = [m for m in model if isinstance(m, LIFNeuron)]
-    records: list[list[torch.Tensor]] = [[] for _ in neurons]
-    handles = [
-        m.register_forward_hook(lambda mod, inp, out, k=k: records[k].append(out[1].detach().clone()))
-        for k, m in enumerate(neurons)
-    ]
-    try:
-        with torch.no_grad():
-            snn(x, options=options)
-    finally:
-        for handle in handles:
-            handle.remove()
-    return suite._layer_rates(records, x.shape[0])
+#: The suite's cases compared (``run.cases_for`` labels).
+LABELS = ("odeint euler", "gl soe")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -51,12 +35,15 @@ def main(argv: list[str] | None = None) -> None:
     print("| workload | case | eager fwd / fwd+bwd | compiled fwd / fwd+bwd | compiled / eager | rates |")
     print("|---|---|---|---|---|---|")
     for workload, T in lengths.items():
-        for label, (integrator, method, options) in CASES.items():
+        cases = {c.label: c for c in suite.cases_for([workload], {workload: [T]}, False)}
+        for label in LABELS:
+            case = cases[label]
+            options = case.options or None
             torch.manual_seed(0)
             model = suite._w1_model() if workload == "w1" else suite._w2_model()
             x = suite._input(workload, T)
             snns = {
-                flag: SNNWrapper(model, integrator=integrator, alpha=suite.ALPHA, method=method, compile=flag)
+                flag: SNNWrapper(model, integrator=case.integrator, alpha=suite.ALPHA, method=case.method, compile=flag)
                 for flag in (False, True)
             }
 
@@ -84,7 +71,7 @@ def main(argv: list[str] | None = None) -> None:
                 for k in (0, 1)
             ]
             med = {key: statistics.median(v) * 1e3 for key, v in times.items()}
-            rates = " / ".join(f"{r:.3f}" for r in _rates(snns[False], model, x, options))
+            rates = " / ".join(f"{r:.3f}" for r in suite.firing_rates(case) or [])
             print(
                 f"| {workload} T={T} | {label} | {med[(False, 0)]:.1f} / {med[(False, 1)]:.1f} ms "
                 f"| {med[(True, 0)]:.1f} / {med[(True, 1)]:.1f} ms "

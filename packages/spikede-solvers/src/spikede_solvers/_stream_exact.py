@@ -127,22 +127,19 @@ class ExactStreamingHistory:
             size = min(self.block, self.rows - begin)
             span = self.block * self.SUPER
             start = (begin // span) * span
-            if start == 0:
-                self.far = self._toeplitz(begin, size) @ self.buf[:begin]
+            if start and self.super_begin != start:
+                tall = min(span, self.rows - start)
+                self.super = self._toeplitz(start, tall) @ self.buf[:start]
+                self.super_begin = start
+            count = begin - start  # rows of this superblock before the block
+            near, rows = self._toeplitz(count, size), self.buf[start:begin]
+            if not start:
+                self.far = near @ rows
             else:
-                if self.super_begin != start:
-                    tall = min(span, self.rows - start)
-                    self.super = self._toeplitz(start, tall) @ self.buf[:start]
-                    self.super_begin = start
                 assert self.super is not None
-                count = begin - start  # rows of this superblock before the block
                 stop = self.super.shape[0] - count
                 base = self.super[stop - size : stop]
-                self.far = (
-                    base
-                    if count == 0
-                    else torch.addmm(base, self._toeplitz(count, size), self.buf[start:begin])
-                )
+                self.far = base if count == 0 else torch.addmm(base, near, rows)
             self.far_begin = begin
         assert self.far is not None
         return self.far
