@@ -278,7 +278,8 @@ def test_streaming_history_without_gradients_equals_the_recorded_one(method, opt
     torch.testing.assert_close(streamed, recorded.detach(), rtol=1e-12, atol=1e-12)
     if options.get("soe_terms") is None:  # the default kernel tolerance is 1e-8
         torch.testing.assert_close(streamed, full, rtol=0, atol=1e-9)
-    # Streaming is what ran: the history is O(window), not O(steps).
+    # Streaming is what ran: the history is O(window), not O(steps): K + 1 sums, the
+    # window of 8 exact rows and 8 rows waiting to join the sums.
     problem_like = torch.zeros(3, 2, dtype=torch.float64)
     coef_rev = torch.linspace(1.0, 0.1, 1200, dtype=torch.float64)
 
@@ -286,7 +287,7 @@ def test_streaming_history_without_gradients_equals_the_recorded_one(method, opt
     with torch.no_grad():
         hist = new_history(problem, 1201, problem_like, coef_rev, stream=True)
     assert isinstance(hist, StreamingHistory)
-    assert hist.work.shape[0] == 25 + 8
+    assert hist.work.shape[0] == 25 + 8 + 8
     learnable = coef_rev.clone().requires_grad_()
     assert not isinstance(new_history(problem, 1201, problem_like, learnable), StreamingHistory)
 

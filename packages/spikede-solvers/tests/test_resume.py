@@ -199,3 +199,42 @@ def test_refusals():
         solve(plain, None, t2, "gl", alpha=0.7, args=1.0, initial_history=hg)
     with torch.no_grad():
         solve(plain, None, t2, "gl", alpha=0.7, args=1.0, initial_history=hg)
+
+
+def _soe_chunks(method, t, cuts, learnable):
+    """``chunked`` with ``history="soe"``; chunk ``i`` streams (fixed orders, no
+    gradient) unless ``learnable[i]``, which makes its orders learnable so that it keeps
+    the buffered history."""
+    bounds = [0, *cuts, t.shape[0] - 1]
+    kw = orders(method)
+    ys, history = None, None
+    for (lo, hi), learn in zip(itertools.pairwise(bounds), learnable):
+        alpha = [torch.tensor(a, dtype=F64, requires_grad=learn) for a in kw["alpha"]]
+        extra = {} if "coefficients" not in kw else {"coefficients": kw["coefficients"]}
+        with torch.set_grad_enabled(learn):
+            sol = solve(
+                field, y0s() if history is None else None, t[lo : hi + 1], method, alpha=alpha,
+                args=1.5, has_aux=True, return_history=True, initial_history=history,
+                options={"history": "soe", "soe_terms": 12}, **extra,
+            )
+        part = [y[0 if history is None else 1 :].detach() for y in sol.ys]
+        ys = part if ys is None else [torch.cat([u, v]) for u, v in zip(ys, part)]
+        history = sol.history.detach()
+    return ys
+
+
+@pytest.mark.parametrize("method", ["gl", "pred", "glmulti"])
+@pytest.mark.parametrize("cuts", [[40], [37, 53, 60], [45, 46, 47, 90], [9, 17, 26, 35, 44, 61, 70]])
+def test_streamed_soe_saves_what_the_buffered_history_saves(method, cuts):
+    """The streamed fast history keeps up to ``block`` rows out of its running sums
+    between block updates; saved at any phase of that cycle it gives the buffered
+    history's rows and sums (the buffered one is the reference: a learnable order keeps
+    it), so chunks streamed, buffered, or alternating between the two all agree to
+    rounding."""
+    t = torch.linspace(0.0, 12.0, 121, dtype=F64)
+    n = len(cuts) + 1
+    buffered = _soe_chunks(method, t, cuts, [True] * n)
+    for learnable in ([False] * n, [k % 2 == 0 for k in range(n)], [k % 2 == 1 for k in range(n)]):
+        got = _soe_chunks(method, t, cuts, learnable)
+        for g, b in zip(got, buffered):
+            torch.testing.assert_close(g, b, rtol=1e-12, atol=1e-12)

@@ -183,7 +183,9 @@ def test_history_cost_by_hand():
     from spikede_solvers._history import soe_terms
 
     K, W = soe_terms("gl", 40, 0.6) + 1, SOE_WINDOW
-    assert soe.history_macs == neurons * (39 * (K + W) + K * (39 - W + 1))
+    # a product over K sums and a ring of W + 8 rows at every step; the 8 oldest rows join
+    # the sums (8 K multiply-adds, K multiplies) when rows 16, 24 and 32 are written
+    assert soe.history_macs == neurons * (39 * (K + W + 8) + 3 * K * (8 + 1))
     assert soe.history == "soe" and full == profile(SNNWrapper(model, alpha=0.6), x, method="gl").history_macs
     # full grows like N^2, the others like N
     longer = torch.rand(80, 2, 3)
@@ -208,8 +210,10 @@ class _CountHistory(TorchDispatchMode):
             self.macs += args[1].shape[0] * args[1].shape[1]
         elif op is aten.mm:
             self.macs += args[0].shape[0] * args[0].shape[1] * args[1].shape[1]
-        elif op is aten.addmm:
+        elif op is aten.addmm or op is aten.addmm_:
             self.macs += args[1].shape[0] * args[1].shape[1] * args[2].shape[1]
+        elif op is aten.mul_:  # the running sums' decay in a block update
+            self.macs += args[0].numel()
         elif op is aten.addcmul:
             self.macs += torch.broadcast_shapes(*(a.shape for a in args[:3])).numel()
         return func(*args, **(kwargs or {}))

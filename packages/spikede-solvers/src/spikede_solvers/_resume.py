@@ -202,16 +202,10 @@ def _rows_of(buffer: Any, lo: int, hi: int) -> Tensor:
     """Rows ``lo .. hi`` of a buffer, flat ``[R, features]`` (a copy)."""
     if hi < lo:
         return _flat_rows(buffer).new_zeros((0, _flat_rows(buffer).shape[1]))
-    if isinstance(buffer, StreamingHistory):
-        ring = buffer.work[buffer.terms :]
-        slots = torch.arange(lo, hi + 1, device=ring.device) % buffer.window
-        return ring[slots].clone()
     return buffer.buf[lo : hi + 1].reshape(hi - lo + 1, -1).clone()
 
 
 def _flat_rows(buffer: Any) -> Tensor:
-    if isinstance(buffer, StreamingHistory):
-        return buffer.work
     return buffer.buf.reshape(buffer.buf.shape[0], -1)
 
 
@@ -219,14 +213,8 @@ def _save_buffer(buffer: Any, problem: Problem) -> tuple[Tensor, int, Tensor | N
     """``(rows, first, sums, sum_start, tail)`` of one buffer (flat rows, virtual indices)."""
     last = buffer.last
     if isinstance(buffer, StreamingHistory):
-        window = buffer.window
-        if buffer.terms:  # SOE: the ring holds the last rows, the sums all older ones
-            tail = SoeTail(window, buffer.decays.reshape(-1), torch.stack(buffer.mix)[0, : buffer.terms].clone())
-            first = max(0, last - window + 1)
-            sums = buffer.work[: buffer.terms].clone() if last >= window else None
-            return _rows_of(buffer, first, last), first, sums, 0, tail if sums is not None else None
-        first = max(0, last - window + 1)
-        return _rows_of(buffer, first, last), first, None, 0, None
+        rows, first, sums, tail = buffer.saved()
+        return rows, first, sums, 0, tail
     tail = buffer.tail
     if tail is not None and buffer.soe_first is not None:
         fold_to = last - tail.window
@@ -321,25 +309,7 @@ def _restore_buffer(buffer: Any, parts: list[Saved], offset: int) -> None:
         sums = torch.cat([p.sums.reshape(p.sums.shape[0], -1) for p in parts], dim=1)
     tail = parts[0].tail
     if isinstance(buffer, StreamingHistory):
-        if sums is not None and buffer.terms != sums.shape[0]:
-            # soe_tol chose another number of terms for the longer virtual grid; the
-            # saved tail is kept, so the work rows take its size.
-            exact = torch.stack(buffer.mix)[:, buffer.terms :]
-            buffer.terms = sums.shape[0]
-            buffer.mix = torch.cat([exact.new_zeros(exact.shape[0], buffer.terms), exact], 1).unbind(0)
-            buffer._use(buffer.work.new_zeros((buffer.terms + buffer.window, buffer.work.shape[1])))
-        if count:
-            ring = buffer.work[buffer.terms :]
-            slots = torch.arange(first, last + 1, device=ring.device) % buffer.window
-            ring[slots] = rows.to(ring.dtype)
-        if sums is not None:
-            assert tail is not None and buffer.terms == sums.shape[0]
-            buffer.work[: buffer.terms] = sums
-            buffer.decays = tail.decays.reshape(-1, 1).to(buffer.work.dtype)
-            mix = torch.stack(buffer.mix).clone()
-            mix[:, : buffer.terms] = tail.amplitudes.reshape(-1).to(mix.dtype)
-            buffer.mix, buffer.neg_mix = mix.unbind(0), (-mix).unbind(0)
-        buffer.last = max(buffer.last, last)
+        buffer.restore(rows, first, sums, tail)
         return
     if count:
         buffer.buf[first : last + 1] = rows.reshape(count, *buffer.buf.shape[1:])

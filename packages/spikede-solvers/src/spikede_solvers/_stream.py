@@ -3,11 +3,14 @@
 With ``history="soe"`` (see :mod:`spikede_solvers._soe`) a step needs only the last
 ``window`` rows exactly and ``K + 1`` running exponential sums for the older past. When
 no gradient is recorded, nothing else is ever read again, so this history keeps just
-those ``K + 1 + window`` rows in one work tensor: the running sums, then the last
-``window`` rows as a ring (row ``k`` in slot ``k % window``). The history sum of a step is
-then a single matrix-vector product of the work tensor with a mixing vector (the SOE
-amplitudes, then the exact coefficients rotated to the ring's phase; the ``window``
-rotations are built once). Memory does not grow with the number of steps.
+``K + 1 + window + block`` rows in one work tensor: the running sums, then a ring of
+``window + block`` slots holding the last rows. A row that leaves the window waits in
+the ring (its tail coefficient in the mixing vector) until ``block`` of them join the
+sums in one product, so the sums, which every step would otherwise read and rewrite,
+are updated once per block. The history sum of a step is a single matrix-vector product
+of the work tensor with a mixing vector (the amplitudes times the decays of the
+waiting steps, then the coefficients rotated to the ring's phase; the vectors of every
+phase are built once). Memory does not grow with the number of steps.
 
 Short memory (``memory=M``) streams the same way with no running sums: a ring of the last
 ``M`` rows.
@@ -22,7 +25,7 @@ one autograd function, :class:`StreamStep` (or :class:`SumStep` for ``pred``), w
 backward runs the same kernel backwards in time. The history sum at step ``m`` is
 ``sum_l c_l z_{m-l}``, so row ``r`` receives ``sum_l c_l mu_{r+l}`` from the sums'
 adjoints ``mu_m``: the same lagged sum over the adjoints, read in decreasing ``m``.
-Backward keeps its own ``K + 1 + window`` rows and stores nothing per step; the step's
+Backward keeps its own ``K + 1 + window + block`` rows and stores nothing per step; the step's
 output ``z_{m+1}`` is the next step's input, so autograd runs the steps' backwards in
 order, latest first.
 """
@@ -64,8 +67,23 @@ def start_values(y0: tuple[Tensor, ...]) -> tuple[Tensor | None, ...]:
     )
 
 
+def absorb_block(window: int, most: int) -> int:
+    """The number of rows the running sums take in at once: the largest divisor of
+    ``window`` that is at most ``most`` (a divisor, so that each block of the ring is
+    contiguous and the mixing vectors repeat with the ring)."""
+    return max(b for b in range(1, min(window, most) + 1) if window % b == 0)
+
+
 class StreamingHistory:
-    """History of ``K + 1 + window`` rows for a gradient-free solve (see module doc).
+    """History of ``K + 1 + window + block`` rows for a streamed solve (see module doc).
+
+    The ring has ``window + block`` slots: the ``window`` most recent rows (exact
+    coefficients) and up to ``block`` older rows that have left the window but not yet
+    joined the running sums (their tail coefficients ``sum_k b_k d_k^m`` are in the
+    mixing vector). Every ``block`` steps the oldest ``block`` rows join the sums at once,
+    ``H <- d^block H + D rows`` (one matrix product), instead of one ``H <- d H + row``
+    per step: the update of the ``K + 1`` sums, which reads and writes all of them, then
+    runs once per block. The mixing vector of a step depends on the ring's phase only.
 
     Args:
         like: A state row (shape, dtype, device).
@@ -75,30 +93,74 @@ class StreamingHistory:
         window: The number of exact lags when ``tail`` is ``None``.
     """
 
+    #: Most rows the running sums take in at once (see :func:`absorb_block`).
+    ABSORB = 8
+
     def __init__(
         self, like: Tensor, coef_rev: Tensor, tail: SoeTail | None, window: int = 0
     ) -> None:
         if tail is not None:
             window = tail.window
         window = min(window, coef_rev.shape[0])
-        terms = 0 if tail is None else tail.decays.shape[0]
-        self.window, self.terms = window, terms
+        self.window = window
         self.shapes = (like.shape,)
-        self.decays = None if tail is None else tail.decays.reshape(-1, 1)
-        by_lag = torch.flip(coef_rev.detach(), dims=(0,))[:window]
-        phase = torch.arange(window, device=like.device)
-        lag = (phase[:, None] - phase[None, :]) % window  # slot j holds lag (p - j) mod W
-        amplitudes = (
-            like.new_zeros(terms) if tail is None else tail.amplitudes.detach().to(like.dtype)
-        )
-        mix = torch.cat([amplitudes.expand(window, terms), by_lag[lag]], dim=1).contiguous()
-        self.mix = mix.unbind(0)  # one row per phase, indexed without an op
-        self.neg_mix = (-mix).unbind(0)  # advance subtracts the sum
-        self._use(like.new_zeros((terms + window, like.numel())))
+        self.by_lag = torch.flip(coef_rev.detach(), dims=(0,))[:window].to(like.dtype)
+        self._set_tail(tail)
+        self._use(like.new_zeros((self.terms + self.slots, like.numel())))
+        # Row r is in slot (r - base) % slots: 0 unless the history continues a saved one.
+        self.base = 0
         # Backward (StreamStep): the adjoint history, and the step it expects next.
         self.adjoint: StreamingHistory | None = None
         self.adjoint_top = self.adjoint_next = -1
         self.last = -1  # the last row written (a continued solve's history starts there)
+
+    def _set_tail(self, tail: SoeTail | None) -> None:
+        """Fix the running sums' decays and amplitudes, the block, and the mixing
+        vectors of every phase (built once; a step indexes them without an op)."""
+        dtype, device = self.by_lag.dtype, self.by_lag.device
+        if tail is None:
+            self.terms, self.block = 0, 0
+            self.decays = None
+            amplitudes = decays = torch.zeros(0, dtype=torch.float64, device=device)
+        else:
+            decays = tail.decays.detach().reshape(-1).to(dtype)
+            amplitudes = tail.amplitudes.detach().reshape(-1).to(dtype)
+            self.terms, self.block = decays.shape[0], absorb_block(self.window, self.ABSORB)
+            self.decays = decays.reshape(-1, 1)
+            amplitudes, decays = amplitudes.double(), decays.double()
+        self.amplitudes = amplitudes.to(dtype)
+        window, block = self.window, self.block
+        self.slots = slots = window + block
+        # Phase n (the row index less base): n < window, then window + (n - window) % slots.
+        # At phase n the sums hold the rows up to n - window - j, j = (n - window) % block
+        # + 1 (0 before the first block), so they are mixed with b * d^j, and the j rows
+        # after them (lags window .. window + j - 1) with the tail's coefficients.
+        powers = torch.arange(block + 1, dtype=torch.float64, device=device)
+        tail_coef = (amplitudes[None, :] * decays[None, :] ** powers[:block, None]).sum(1)
+        by_lag = self.by_lag.double()
+        mixes = []
+        for n in range(window + slots):
+            j = 0 if n < window or not block else (n - window) % block + 1
+            lag = (n - torch.arange(slots, device=device)) % slots
+            ring = torch.zeros(slots, dtype=torch.float64, device=device)
+            exact = lag < window
+            ring[exact] = by_lag[lag[exact]]
+            pending = ~exact & (lag - window < j)
+            ring[pending] = tail_coef[lag[pending] - window]
+            mixes.append(torch.cat([amplitudes * decays**j, ring]))
+        mix = torch.stack(mixes).to(dtype)
+        self.mix = mix.unbind(0)  # one row per phase, indexed without an op
+        self.neg_mix = (-mix).unbind(0)  # advance subtracts the sum
+        if block:
+            # H <- d^block H + D rows, D[k, i] = d_k^(block - 1 - i) for the block's row i.
+            self.decay_block = (decays**block).to(dtype).reshape(-1, 1)
+            self.absorb = (decays[:, None] ** (block - 1 - powers[None, :block])).to(dtype)
+
+    def phase(self, n: int) -> int:
+        """The index into :attr:`mix` of the sum ending at row ``n``."""
+        n -= self.base
+        window = self.window
+        return n if n < window else window + (n - window) % self.slots
 
     @classmethod
     def joined(cls, histories: list[StreamingHistory]) -> StreamingHistory | None:
@@ -109,7 +171,7 @@ class StreamingHistory:
         for h in histories[1:]:
             if h.work.dtype != first.work.dtype or h.work.device != first.work.device:
                 return None
-            if h.window != first.window or h.terms != first.terms:
+            if h.window != first.window or h.terms != first.terms or h.base != first.base:
                 return None
             if not torch.equal(torch.stack(h.mix), torch.stack(first.mix)):
                 return None
@@ -128,10 +190,14 @@ class StreamingHistory:
         self.work_t = work.t()
         sizes = [math.prod(shape) for shape in self.shapes]
         self.sizes = sizes
+        ring = work[self.terms :]
         self.ring = [
             (row, tuple(p.view(shape) for p, shape in zip(row.split(sizes), self.shapes)))
-            for row in work[self.terms :].unbind(0)
+            for row in ring.unbind(0)
         ]
+        # The block of slots that joins the sums when the slot it starts at is written.
+        block = self.block
+        self.blocks = {s: ring[s : s + block] for s in range(0, self.slots, block)} if block else {}
         self.sums = work.new_empty(work.shape[1])  # advance's history sum, reused
         self.sum_parts = split_rows(self.sums, sizes, self.shapes)
 
@@ -141,7 +207,7 @@ class StreamingHistory:
         if self.adjoint is None or n != self.adjoint_next:
             adj = copy.copy(self)  # same window, coefficients and decays; own zeroed rows
             adj._use(torch.zeros_like(self.work))
-            adj.adjoint = None
+            adj.adjoint, adj.base = None, 0
             if sign != 1.0:
                 adj.mix = (sign * torch.stack(self.mix)).unbind(0)
             self.adjoint, self.adjoint_top = adj, n
@@ -151,26 +217,78 @@ class StreamingHistory:
     def lagged_sum(self, coef_rev: Tensor | None, last: int, count: int) -> tuple[Tensor, ...]:
         """``sum_{lag >= 0} c_lag * row[last - lag]`` (exact window plus SOE tail), one
         new tensor per component."""
-        return split_rows(torch.mv(self.work_t, self.mix[last % self.window]), self.sizes, self.shapes)
+        return split_rows(torch.mv(self.work_t, self.mix[self.phase(last)]), self.sizes, self.shapes)
 
     def advance(self, last: int, f: tuple[Tensor, ...], scale: float) -> tuple[Tensor, ...]:
         """The Grünwald–Letnikov update ``z = scale * f - lagged_sum(last)`` of every
         component, stored as row ``last + 1``: one product for the sums, one ``add``
         per component, then the ring write."""
-        torch.mv(self.work_t, self.neg_mix[last % self.window], out=self.sums)
+        torch.mv(self.work_t, self.neg_mix[self.phase(last)], out=self.sums)
         z = tuple(torch.add(h, fi, alpha=scale) for h, fi in zip(self.sum_parts, f))
         self.write(last + 1, z)
         return z
 
     def write(self, k: int, values: tuple[Tensor, ...]) -> None:
-        """Store row ``k`` (one value per component); the row ``k - window`` it replaces
-        joins the running sums."""
-        row, parts = self.ring[k % self.window]
+        """Store row ``k`` (one value per component). When its slot starts a block of
+        rows that have left the window, the block first joins the running sums."""
         self.last = k
-        if k >= self.window and self.terms:
-            torch.addcmul(row, self.soe, self.decays, out=self.soe)
+        k -= self.base
+        slot = k % self.slots
+        if self.block and k >= self.slots and k % self.block == 0:
+            self.soe.mul_(self.decay_block).addmm_(self.absorb, self.blocks[slot])
+        parts = self.ring[slot][1]
         for part, value in zip(parts, values):
             part.copy_(value)
+
+    # Saving and continuing (spikede_solvers._resume): rows and sums in the buffered
+    # history's form, whatever the ring's phase.
+    def saved(self) -> tuple[Tensor, int, Tensor | None, SoeTail | None]:
+        """``(rows, first, sums, tail)``: the last ``window`` rows (flat, a copy) from row
+        ``first``, and with an SOE tail the running sums over all older rows (``None``
+        while no row has left the window) and the tail."""
+        last, window = self.last, self.window
+        first = max(0, last - window + 1)
+        rows = self._rows(first, last)
+        if not self.terms or last < window:
+            return rows, first, None, None
+        n = last - self.base
+        j = 0 if n < window else (n - window) % self.block + 1
+        sums = self.soe.clone()
+        for r in range(last - window - j + 1, last - window + 1):  # the pending rows
+            sums = torch.addcmul(self._rows(r, r)[0], sums, self.decays)
+        tail = SoeTail(window, self.decays.reshape(-1), self.amplitudes.clone())
+        return rows, first, sums, tail
+
+    def _rows(self, lo: int, hi: int) -> Tensor:
+        slots = (torch.arange(lo, hi + 1, device=self.work.device) - self.base) % self.slots
+        return self.work[self.terms :][slots].clone()
+
+    def restore(self, rows: Tensor, first: int, sums: Tensor | None, tail: SoeTail | None) -> None:
+        """Continue from saved rows ``first ..`` (flat) and, with an SOE tail, the sums
+        over the rows before them (:meth:`saved`'s form); the saved tail replaces this
+        one (a continued solve reuses it, whatever ``soe_tol`` would choose now)."""
+        rows = rows.to(self.work.dtype)
+        if sums is not None:
+            assert tail is not None
+            self._set_tail(tail)
+            self._use(self.work.new_zeros((self.terms + self.slots, self.work.shape[1])))
+            sums = sums.to(self.work.dtype)
+        count = rows.shape[0]
+        last = first + count - 1
+        keep = min(count, self.window)
+        if count > keep and self.terms:  # rows beyond the window join the sums here
+            sums = self.soe.new_zeros(self.soe.shape) if sums is None else sums
+            for row in rows[: count - keep]:
+                sums = torch.addcmul(row, sums, self.decays)
+        rows, first = rows[count - keep :], last - keep + 1
+        self.base = max(0, last - self.window + 1)
+        self.work.zero_()
+        if sums is not None:
+            self.soe.copy_(sums)
+        if keep:
+            slots = (torch.arange(first, last + 1, device=self.work.device) - self.base) % self.slots
+            self.work[self.terms :][slots] = rows
+        self.last = max(self.last, last)
 
     def release(self) -> None:
         """Nothing refers back to this object (no autograd nodes)."""
