@@ -148,9 +148,9 @@ def history_table() -> None:
     methods = ("gl", "l1", "trap", "pred")
     print(f"Maximum |y - y_full| over the grid, D^{alpha} y = -y, y(0) = 1, "
           f"t in [0, {t_end:g}], {n_steps} steps, float64; the full history reads up to "
-          f"{n_steps + 1} rows per step.")
+          f"{n_steps + 1} terms per step.")
     print()
-    print("| history | rows per step | " + " | ".join(f"`{m}`" for m in methods) + " |")
+    print("| history | terms per step | " + " | ".join(f"`{m}`" for m in methods) + " |")
     print("|---|---|" + "---|" * len(methods))
     full = {m: fdeint(relaxation, y0, t, alpha, m)[:, 0] for m in methods}
     for label, kwargs, rows in settings:

@@ -257,7 +257,7 @@ def test_snn_solve_without_states_keeps_boundaries_and_gradients():
 @pytest.mark.parametrize("method", ["gl", "glmulti", "pred"])
 @pytest.mark.parametrize("options", [{"history": "soe"}, {"history": "soe", "soe_window": 4, "soe_terms": 10}])
 def test_streaming_history_without_gradients_equals_the_recorded_one(method, options) -> None:
-    """Without gradients the SOE history streams (K + 1 + window rows, one product per
+    """Without gradients the SOE history streams (O(window) rows, one product per
     step); it equals the buffered SOE history, and stays near the exact full history."""
     from spikede_solvers._history import new_history
     from spikede_solvers._stream import StreamingHistory
@@ -278,8 +278,8 @@ def test_streaming_history_without_gradients_equals_the_recorded_one(method, opt
     torch.testing.assert_close(streamed, recorded.detach(), rtol=1e-12, atol=1e-12)
     if options.get("soe_terms") is None:  # the default kernel tolerance is 1e-8
         torch.testing.assert_close(streamed, full, rtol=0, atol=1e-9)
-    # Streaming is what ran: the history is O(window), not O(steps): K + 1 sums, the
-    # window of 8 exact rows and 8 rows waiting to join the sums.
+    # Streaming is what ran: the history is O(window), not O(steps): K + 1 sums, their
+    # contributions C_0 .. C_8, the window of 8 exact rows and 8 rows waiting to join.
     problem_like = torch.zeros(3, 2, dtype=torch.float64)
     coef_rev = torch.linspace(1.0, 0.1, 1200, dtype=torch.float64)
 
@@ -287,7 +287,7 @@ def test_streaming_history_without_gradients_equals_the_recorded_one(method, opt
     with torch.no_grad():
         hist = new_history(problem, 1201, problem_like, coef_rev, stream=True)
     assert isinstance(hist, StreamingHistory)
-    assert hist.work.shape[0] == 25 + 8 + 8
+    assert hist.work.shape[0] == 25 + 9 + 8 + 8
     learnable = coef_rev.clone().requires_grad_()
     assert not isinstance(new_history(problem, 1201, problem_like, learnable), StreamingHistory)
 

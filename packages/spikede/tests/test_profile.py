@@ -183,9 +183,10 @@ def test_history_cost_by_hand():
     from spikede_solvers._history import soe_terms
 
     K, W = soe_terms("gl", 40, 0.6) + 1, SOE_WINDOW
-    # a product over K sums and a ring of W + 8 rows at every step; the 8 oldest rows join
-    # the sums (8 K multiply-adds, K multiplies) when rows 16, 24 and 32 are written
-    assert soe.history_macs == neurons * (39 * (K + W + 8) + 3 * K * (8 + 1))
+    # a product over a ring of W + 8 rows (plus a contribution row) at every step; the 8
+    # oldest rows join the sums (8 K multiply-adds, K multiplies) and the sums' next 8
+    # contribution rows are remade (8 K) when rows 16, 24 and 32 are written
+    assert soe.history_macs == neurons * (39 * (W + 8) + 3 * K * (2 * 8 + 1))
     assert soe.history == "soe" and full == profile(SNNWrapper(model, alpha=0.6), x, method="gl").history_macs
     # full grows like N^2, the others like N
     longer = torch.rand(80, 2, 3)

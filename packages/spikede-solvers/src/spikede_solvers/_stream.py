@@ -3,14 +3,15 @@
 With ``history="soe"`` (see :mod:`spikede_solvers._soe`) a step needs only the last
 ``window`` rows exactly and ``K + 1`` running exponential sums for the older past. When
 no gradient is recorded, nothing else is ever read again, so this history keeps just
-``K + 1 + window + block`` rows in one work tensor: the running sums, then a ring of
-``window + block`` slots holding the last rows. A row that leaves the window waits in
-the ring (its tail coefficient in the mixing vector) until ``block`` of them join the
-sums in one product, so the sums, which every step would otherwise read and rewrite,
-are updated once per block. The history sum of a step is a single matrix-vector product
-of the work tensor with a mixing vector (the amplitudes times the decays of the
-waiting steps, then the coefficients rotated to the ring's phase; the vectors of every
-phase are built once). Memory does not grow with the number of steps.
+``K + 1`` running sums, ``block + 1`` rows of their contributions, and a ring of
+``window + block`` slots holding the last rows, in one work tensor. A row that leaves
+the window waits in the ring (its tail coefficient in the mixing vector) until ``block``
+of them join the sums in one product; the contributions of the sums to the next
+``block`` steps are then computed in one more. The sums, which every step would
+otherwise read (and rewrite), are touched once per block: the history sum of a step is
+one ``addmv``, the ring times a mixing vector (the coefficients rotated to the ring's
+phase; the vectors of every phase are built once) plus one contribution row. Memory
+does not grow with the number of steps.
 
 Short memory (``memory=M``) streams the same way with no running sums: a ring of the last
 ``M`` rows.
@@ -25,7 +26,7 @@ one autograd function, :class:`StreamStep` (or :class:`SumStep` for ``pred``), w
 backward runs the same kernel backwards in time. The history sum at step ``m`` is
 ``sum_l c_l z_{m-l}``, so row ``r`` receives ``sum_l c_l mu_{r+l}`` from the sums'
 adjoints ``mu_m``: the same lagged sum over the adjoints, read in decreasing ``m``.
-Backward keeps its own ``K + 1 + window + block`` rows and stores nothing per step; the step's
+Backward keeps its own rows of the same kind and stores nothing per step; the step's
 output ``z_{m+1}`` is the next step's input, so autograd runs the steps' backwards in
 order, latest first.
 """
@@ -75,15 +76,18 @@ def absorb_block(window: int, most: int) -> int:
 
 
 class StreamingHistory:
-    """History of ``K + 1 + window + block`` rows for a streamed solve (see module doc).
+    """A streamed solve's history (see module doc): ``K + 1`` running sums, ``block + 1``
+    rows of their contributions, then a ring of ``window + block`` slots.
 
-    The ring has ``window + block`` slots: the ``window`` most recent rows (exact
-    coefficients) and up to ``block`` older rows that have left the window but not yet
-    joined the running sums (their tail coefficients ``sum_k b_k d_k^m`` are in the
-    mixing vector). Every ``block`` steps the oldest ``block`` rows join the sums at once,
+    The ring holds the ``window`` most recent rows (exact coefficients) and up to
+    ``block`` older rows that have left the window but not yet joined the running sums
+    (their tail coefficients ``sum_k b_k d_k^m`` are in the mixing vector). Every
+    ``block`` steps the oldest ``block`` rows join the sums at once,
     ``H <- d^block H + D rows`` (one matrix product), instead of one ``H <- d H + row``
-    per step: the update of the ``K + 1`` sums, which reads and writes all of them, then
-    runs once per block. The mixing vector of a step depends on the ring's phase only.
+    per step, and the sums' contributions to the next steps, ``C_j = sum_k b_k d_k^j H_k``
+    for ``j = 0 .. block``, are computed in one more: a step then reads the ring and one
+    row ``C_j`` (``j`` rows waiting), not the ``K + 1`` sums. The mixing vector of a step
+    depends on the ring's phase only.
 
     Args:
         like: A state row (shape, dtype, device).
@@ -106,7 +110,7 @@ class StreamingHistory:
         self.shapes = (like.shape,)
         self.by_lag = torch.flip(coef_rev.detach(), dims=(0,))[:window].to(like.dtype)
         self._set_tail(tail)
-        self._use(like.new_zeros((self.terms + self.slots, like.numel())))
+        self._use(like.new_zeros((self.terms + self.near_rows + self.slots, like.numel())))
         # Row r is in slot (r - base) % slots: 0 unless the history continues a saved one.
         self.base = 0
         # Backward (StreamStep): the adjoint history, and the step it expects next.
@@ -119,13 +123,14 @@ class StreamingHistory:
         vectors of every phase (built once; a step indexes them without an op)."""
         dtype, device = self.by_lag.dtype, self.by_lag.device
         if tail is None:
-            self.terms, self.block = 0, 0
+            self.terms, self.block, self.near_rows = 0, 0, 0
             self.decays = None
             amplitudes = decays = torch.zeros(0, dtype=torch.float64, device=device)
         else:
             decays = tail.decays.detach().reshape(-1).to(dtype)
             amplitudes = tail.amplitudes.detach().reshape(-1).to(dtype)
             self.terms, self.block = decays.shape[0], absorb_block(self.window, self.ABSORB)
+            self.near_rows = self.block + 1
             self.decays = decays.reshape(-1, 1)
             amplitudes, decays = amplitudes.double(), decays.double()
         self.amplitudes = amplitudes.to(dtype)
@@ -133,8 +138,8 @@ class StreamingHistory:
         self.slots = slots = window + block
         # Phase n (the row index less base): n < window, then window + (n - window) % slots.
         # At phase n the sums hold the rows up to n - window - j, j = (n - window) % block
-        # + 1 (0 before the first block), so they are mixed with b * d^j, and the j rows
-        # after them (lags window .. window + j - 1) with the tail's coefficients.
+        # + 1 (0 before the first block), so they enter as C_j, and the j rows after them
+        # (lags window .. window + j - 1) with the tail's coefficients.
         powers = torch.arange(block + 1, dtype=torch.float64, device=device)
         tail_coef = (amplitudes[None, :] * decays[None, :] ** powers[:block, None]).sum(1)
         by_lag = self.by_lag.double()
@@ -147,7 +152,7 @@ class StreamingHistory:
             ring[exact] = by_lag[lag[exact]]
             pending = ~exact & (lag - window < j)
             ring[pending] = tail_coef[lag[pending] - window]
-            mixes.append(torch.cat([amplitudes * decays**j, ring]))
+            mixes.append(ring)
         mix = torch.stack(mixes).to(dtype)
         self.mix = mix.unbind(0)  # one row per phase, indexed without an op
         self.neg_mix = (-mix).unbind(0)  # advance subtracts the sum
@@ -155,12 +160,18 @@ class StreamingHistory:
             # H <- d^block H + D rows, D[k, i] = d_k^(block - 1 - i) for the block's row i.
             self.decay_block = (decays**block).to(dtype).reshape(-1, 1)
             self.absorb = (decays[:, None] ** (block - 1 - powers[None, :block])).to(dtype)
+            # C = P H, P[j, k] = b_k d_k^j: the sums' part of the next steps' history sums.
+            self.near_mix = (amplitudes[None, :] * decays[None, :] ** powers[:, None]).to(dtype)
 
-    def phase(self, n: int) -> int:
-        """The index into :attr:`mix` of the sum ending at row ``n``."""
+    def phase(self, n: int) -> tuple[int, int]:
+        """``(p, j)`` of the sum ending at row ``n``: its mixing vector ``mix[p]`` and
+        contribution row ``C_j`` (``j`` rows wait outside the window)."""
         n -= self.base
         window = self.window
-        return n if n < window else window + (n - window) % self.slots
+        if n < window:
+            return n, 0
+        n -= window
+        return window + n % self.slots, n % self.block + 1 if self.block else 0
 
     @classmethod
     def joined(cls, histories: list[StreamingHistory]) -> StreamingHistory | None:
@@ -175,7 +186,7 @@ class StreamingHistory:
                 return None
             if not torch.equal(torch.stack(h.mix), torch.stack(first.mix)):
                 return None
-            if h.decays is not None and not torch.equal(h.decays, first.decays):
+            if h.terms and not torch.equal(h.near_mix, first.near_mix):
                 return None
         joined = copy.copy(first)
         joined.shapes = tuple(shape for h in histories for shape in h.shapes)
@@ -183,14 +194,18 @@ class StreamingHistory:
         return joined
 
     def _use(self, work: Tensor) -> None:
-        """Keep ``work`` (running sums, then the ring; one flat row per step) and the
-        views the steps read: each slot's row, split into the components' shapes."""
+        """Keep ``work`` (running sums, their contributions, then the ring; one flat row
+        per step) and the views the steps read: each slot's row, split into the
+        components' shapes."""
         self.work = work
         self.soe = work[: self.terms]
-        self.work_t = work.t()
+        self.near = work[self.terms : self.terms + self.near_rows]
+        self.near_row = self.near.unbind(0)
+        self.near_next = self.near[1:]
+        ring = work[self.terms + self.near_rows :]
+        self.ring_t = ring.t()
         sizes = [math.prod(shape) for shape in self.shapes]
         self.sizes = sizes
-        ring = work[self.terms :]
         self.ring = [
             (row, tuple(p.view(shape) for p, shape in zip(row.split(sizes), self.shapes)))
             for row in ring.unbind(0)
@@ -210,6 +225,8 @@ class StreamingHistory:
             adj.adjoint, adj.base = None, 0
             if sign != 1.0:
                 adj.mix = (sign * torch.stack(self.mix)).unbind(0)
+                if self.terms:
+                    adj.near_mix = sign * self.near_mix
             self.adjoint, self.adjoint_top = adj, n
         self.adjoint_next = n - 1
         return self.adjoint
@@ -217,25 +234,38 @@ class StreamingHistory:
     def lagged_sum(self, coef_rev: Tensor | None, last: int, count: int) -> tuple[Tensor, ...]:
         """``sum_{lag >= 0} c_lag * row[last - lag]`` (exact window plus SOE tail), one
         new tensor per component."""
-        return split_rows(torch.mv(self.work_t, self.mix[self.phase(last)]), self.sizes, self.shapes)
+        p, j = self.phase(last)
+        if self.terms:
+            flat = torch.addmv(self.near_row[j], self.ring_t, self.mix[p])
+        else:
+            flat = torch.mv(self.ring_t, self.mix[p])
+        return split_rows(flat, self.sizes, self.shapes)
 
     def advance(self, last: int, f: tuple[Tensor, ...], scale: float) -> tuple[Tensor, ...]:
         """The Grünwald–Letnikov update ``z = scale * f - lagged_sum(last)`` of every
         component, stored as row ``last + 1``: one product for the sums, one ``add``
         per component, then the ring write."""
-        torch.mv(self.work_t, self.neg_mix[self.phase(last)], out=self.sums)
+        p, j = self.phase(last)
+        if self.terms:
+            torch.addmv(self.near_row[j], self.ring_t, self.neg_mix[p], beta=-1.0, out=self.sums)
+        else:
+            torch.mv(self.ring_t, self.neg_mix[p], out=self.sums)
         z = tuple(torch.add(h, fi, alpha=scale) for h, fi in zip(self.sum_parts, f))
         self.write(last + 1, z)
         return z
 
     def write(self, k: int, values: tuple[Tensor, ...]) -> None:
         """Store row ``k`` (one value per component). When its slot starts a block of
-        rows that have left the window, the block first joins the running sums."""
+        rows that have left the window, the block first joins the running sums, and
+        their contributions to the next steps are updated."""
         self.last = k
         k -= self.base
         slot = k % self.slots
         if self.block and k >= self.slots and k % self.block == 0:
             self.soe.mul_(self.decay_block).addmm_(self.absorb, self.blocks[slot])
+            # C_1 .. C_block: the phases until the next block (C_0 serves only a restored
+            # history's first step, whose sums need no decay).
+            torch.mm(self.near_mix[1:], self.soe, out=self.near_next)
         parts = self.ring[slot][1]
         for part, value in zip(parts, values):
             part.copy_(value)
@@ -251,8 +281,7 @@ class StreamingHistory:
         rows = self._rows(first, last)
         if not self.terms or last < window:
             return rows, first, None, None
-        n = last - self.base
-        j = 0 if n < window else (n - window) % self.block + 1
+        j = self.phase(last)[1]
         sums = self.soe.clone()
         for r in range(last - window - j + 1, last - window + 1):  # the pending rows
             sums = torch.addcmul(self._rows(r, r)[0], sums, self.decays)
@@ -261,7 +290,7 @@ class StreamingHistory:
 
     def _rows(self, lo: int, hi: int) -> Tensor:
         slots = (torch.arange(lo, hi + 1, device=self.work.device) - self.base) % self.slots
-        return self.work[self.terms :][slots].clone()
+        return self.ring_t.t()[slots].clone()
 
     def restore(self, rows: Tensor, first: int, sums: Tensor | None, tail: SoeTail | None) -> None:
         """Continue from saved rows ``first ..`` (flat) and, with an SOE tail, the sums
@@ -271,7 +300,7 @@ class StreamingHistory:
         if sums is not None:
             assert tail is not None
             self._set_tail(tail)
-            self._use(self.work.new_zeros((self.terms + self.slots, self.work.shape[1])))
+            self._use(self.work.new_zeros((self.terms + self.near_rows + self.slots, self.work.shape[1])))
             sums = sums.to(self.work.dtype)
         count = rows.shape[0]
         last = first + count - 1
@@ -285,9 +314,10 @@ class StreamingHistory:
         self.work.zero_()
         if sums is not None:
             self.soe.copy_(sums)
+            torch.mm(self.near_mix, self.soe, out=self.near)
         if keep:
             slots = (torch.arange(first, last + 1, device=self.work.device) - self.base) % self.slots
-            self.work[self.terms :][slots] = rows
+            self.ring_t.t()[slots] = rows
         self.last = max(self.last, last)
 
     def release(self) -> None:

@@ -14,11 +14,14 @@ grid of ``N`` points (``S = N - 1`` steps, ``S`` coefficients per lag sequence):
   step.
 * ``history="soe"`` (``K = soe_terms + 1`` running sums, ``soe_terms`` as given or as the
   solver chooses it from ``soe_tol`` for the order and grid; ``W = soe_window`` exact lags):
-  ``gl``/``glmulti``/``pred`` stream ``K + W + B`` rows per step (a ring of ``W + B``
-  rows, ``B`` the largest divisor of ``W`` up to 8), plus ``K (B + 1)`` every ``B`` steps
-  to fold ``B`` rows into the running sums once the ring is full; ``l1``/``trap`` sum ``min(n, W)`` exact rows and,
-  once rows older than the window exist, ``K`` to fold one row in and ``K`` to weight the
-  sums. At most ``K + W + B + K (B + 1) / B`` (``2 K + W``) per step. With ``S <= W`` there is no tail and the
+  ``gl``/``glmulti``/``pred`` stream ``W + B`` rows per step (a ring of ``W + B`` rows,
+  ``B`` the largest divisor of ``W`` up to 8, in one product to which a row of the sums'
+  contribution is added), plus ``K (2 B + 1)`` every ``B`` steps once the ring is full:
+  ``B`` rows folded into the running sums (``K (B + 1)``), and the sums' contributions to
+  the next ``B`` phases (``K B``);
+  ``l1``/``trap`` sum ``min(n, W)`` exact rows and, once rows older than the window exist,
+  ``K`` to fold one row in and ``K`` to weight the sums. At most
+  ``W + B + K (2 B + 1) / B`` per step. With ``S <= W`` there is no tail and the
   full history is summed.
 * ``trap`` adds the initial-value term ``d_n f_0`` (one multiply-add) at every step inside
   its window.
@@ -125,14 +128,15 @@ def history_macs_per_neuron(
     if soe and steps > window:
         terms = soe_terms(method, n_points, alpha, opts, dtype) + 1
         if method in _STREAMS:
-            # K running sums and a ring of W + B rows in one product; B rows join the
-            # sums at once (K B multiply-adds and K multiplies) when the row written
+            # A ring of W + B rows in one product (plus a contribution row); B rows join
+            # the sums at once (K B multiply-adds and K multiplies), and the sums give
+            # the next B phases' contribution rows (K each), when the row written
             # (n + 1 for gl, n for pred) is a multiple of B past the ring
             block = absorb_block(window, StreamingHistory.ABSORB)
             slots = window + block
             written = 1 if method != "pred" else 0
             folds = sum(1 for n in range(steps) if (k := n + written) >= slots and k % block == 0)
-            return steps * (terms + slots) + terms * (block + 1) * folds
+            return steps * slots + terms * (2 * block + 1) * folds
         exact = sum(min(n, window) for n in range(steps))
         tail = sum(2 * terms for n in range(steps) if n - window >= 1)
         return exact + tail + f0
