@@ -57,7 +57,8 @@ def split_rows(flat: Tensor, sizes: list[int], shapes: tuple[torch.Size, ...]) -
     """A flat row (or a flat sum of rows) as one view per component."""
     if len(shapes) == 1:
         return (flat.view(shapes[0]),)
-    return tuple(p.view(shape) for p, shape in zip(flat.split(sizes), shapes))
+    # torch.split_with_sizes, not Tensor.split: the method's Python wrapper doubles the cost.
+    return tuple(p.view(shape) for p, shape in zip(torch.split_with_sizes(flat, sizes), shapes))
 
 
 def start_values(y0: tuple[Tensor, ...]) -> tuple[Tensor | None, ...]:
@@ -266,8 +267,7 @@ class StreamingHistory:
             # C_1 .. C_block: the phases until the next block (C_0 serves only a restored
             # history's first step, whose sums need no decay).
             torch.mm(self.near_mix[1:], self.soe, out=self.near_next)
-        parts = self.ring[slot][1]
-        for part, value in zip(parts, values):
+        for part, value in zip(self.ring[slot][1], values):
             part.copy_(value)
 
     # Saving and continuing (spikede_solvers._resume): rows and sums in the buffered
@@ -397,6 +397,9 @@ class Streams:
     ) -> None:
         self.sums_only = scales is None
         self.histories, self.scales = join_streams(histories, scales or [1.0] * len(histories))
+        # The factors of the field's gradients in backward, as 0-d tensors: a product
+        # with a Python float wraps it into a tensor on every call (twice the cost).
+        self.grad_scales = tuple(y0[0].new_tensor(s) for s in self.scales)
         self.start = start_values(y0)
         self.link: tuple[Tensor | None, ...] = (None,) * len(y0)
         # The common inference case, one joined history and zero initial values, skips
@@ -411,7 +414,7 @@ class Streams:
             if self.sums_only:
                 out = SumStep.apply(self.histories, n, *f, *self.link)
             else:
-                out = StreamStep.apply(self.histories, self.scales, n, *f, *self.link)
+                out = StreamStep.apply(self.histories, self.scales, self.grad_scales, n, *f, *self.link)
         elif self.sums_only:
             out = sum_streams(self.histories, n, f)
         elif self.single:
@@ -428,8 +431,9 @@ class StreamStep(torch.autograd.Function):
     """One recorded streaming step of every component ``i``:
     ``z_{n+1} = scale * f_n - sum_l c_l z_{n-l}``.
 
-    ``forward(histories, scales, n, *f, *z_prev)`` returns the components' ``z_{n+1}``;
-    each history serves the next ``len(history.shapes)`` components. ``z_prev``
+    ``forward(histories, scales, grad_scales, n, *f, *z_prev)`` returns the components'
+    ``z_{n+1}``; each history serves the next ``len(history.shapes)`` components
+    (``grad_scales``: the scales as 0-d tensors, for backward). ``z_prev``
     (``z_n``, ``None`` at ``n = 0``) is not read (its value is in the history); it links
     the steps so that backward runs them latest first and returns the gradient the
     history sums send to ``z_n``. One function per step, whatever the number of
@@ -437,21 +441,26 @@ class StreamStep(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, histories: tuple[StreamingHistory, ...], scales: tuple[float, ...], n: int, *tensors: Tensor | None) -> tuple[Tensor, ...]:  # type: ignore[override]
-        ctx.histories, ctx.scales, ctx.n = histories, scales, n
+    def forward(ctx, histories: tuple[StreamingHistory, ...], scales: tuple[float, ...], grad_scales: tuple[Tensor, ...], n: int, *tensors: Tensor | None) -> tuple[Tensor, ...]:  # type: ignore[override]
+        ctx.histories, ctx.scales, ctx.grad_scales, ctx.n = histories, scales, grad_scales, n
         return advance_streams(histories, scales, n, tensors)
 
     @staticmethod
     @once_differentiable
     def backward(ctx, *grads: Tensor):  # type: ignore[override]
-        wants = ctx.needs_input_grad[3 + len(grads) :]
+        wants = ctx.needs_input_grad[4 + len(grads) :]
         grad_f: list[Tensor] = []
         grad_prev: list[Tensor | None] = []
-        spans = zip(_spans(ctx.histories, grads), _spans(ctx.histories, wants), ctx.scales)
-        for (history, g), (_, want), scale in spans:
+        spans = zip(_spans(ctx.histories, grads), _spans(ctx.histories, wants))
+        for k, ((history, g), (_, want)) in enumerate(spans):
             grad_prev.extend(_adjoint_step(history, ctx.n, -1.0, g, want))
-            grad_f.extend(x * scale if scale != 1.0 else x for x in g)
-        return None, None, None, *grad_f, *grad_prev
+            grad_f.extend(_scaled(g, ctx.scales[k], ctx.grad_scales[k]))
+        return None, None, None, None, *grad_f, *grad_prev
+
+
+def _scaled(grads: tuple[Tensor, ...], scale: float, factor: Tensor) -> tuple[Tensor, ...]:
+    """The field's gradients, ``scale * g`` (``factor``: ``scale`` as a 0-d tensor)."""
+    return grads if scale == 1.0 else tuple(g.mul(factor) for g in grads)
 
 
 def _adjoint_step(
