@@ -143,18 +143,18 @@ class StreamingHistory:
         # (lags window .. window + j - 1) with the tail's coefficients.
         powers = torch.arange(block + 1, dtype=torch.float64, device=device)
         tail_coef = (amplitudes[None, :] * decays[None, :] ** powers[:block, None]).sum(1)
-        by_lag = self.by_lag.double()
-        mixes = []
-        for n in range(window + slots):
-            j = 0 if n < window or not block else (n - window) % block + 1
-            lag = (n - torch.arange(slots, device=device)) % slots
-            ring = torch.zeros(slots, dtype=torch.float64, device=device)
-            exact = lag < window
-            ring[exact] = by_lag[lag[exact]]
-            pending = ~exact & (lag - window < j)
-            ring[pending] = tail_coef[lag[pending] - window]
-            mixes.append(ring)
-        mix = torch.stack(mixes).to(dtype)
+        # All phases at once ([phases, slots]); a trailing zero pads each coefficient table.
+        zero = torch.zeros(1, dtype=torch.float64, device=device)
+        by_lag = torch.cat([self.by_lag.double(), zero])
+        tail_coef = torch.cat([tail_coef, zero])
+        phases = torch.arange(window + slots, device=device)
+        j = (phases - window) % block + 1 if block else torch.zeros_like(phases)
+        j = torch.where(phases < window, 0, j)
+        lag = (phases[:, None] - torch.arange(slots, device=device)) % slots
+        exact = lag < window
+        pending = ~exact & (lag - window < j[:, None])
+        mix = torch.where(exact, by_lag[lag.clamp(max=window)], 0.0)
+        mix = torch.where(pending, tail_coef[(lag - window).clamp(0, block)], mix).to(dtype)
         self.mix = mix.unbind(0)  # one row per phase, indexed without an op
         self.neg_mix = (-mix).unbind(0)  # advance subtracts the sum
         if block:
@@ -207,10 +207,7 @@ class StreamingHistory:
         self.ring_t = ring.t()
         sizes = [math.prod(shape) for shape in self.shapes]
         self.sizes = sizes
-        self.ring = [
-            (row, tuple(p.view(shape) for p, shape in zip(row.split(sizes), self.shapes)))
-            for row in ring.unbind(0)
-        ]
+        self.ring = [(row, split_rows(row, sizes, self.shapes)) for row in ring.unbind(0)]
         # The block of slots that joins the sums when the slot it starts at is written.
         block = self.block
         self.blocks = {s: ring[s : s + block] for s in range(0, self.slots, block)} if block else {}

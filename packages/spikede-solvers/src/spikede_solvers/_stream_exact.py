@@ -175,7 +175,7 @@ class ExactStreamingHistory:
         if len(values) == 1:
             row.copy_(values[0].reshape(-1))
             return
-        for part, value in zip(row.split(self.sizes), values):
+        for part, value in zip(torch.split_with_sizes(row, self.sizes), values):
             part.copy_(value.reshape(-1))
 
     def release(self) -> None:
