@@ -9,7 +9,8 @@ moves with SpikingJelly's own pairing. Here every case of one workload is built 
 process (``run.build``: the same networks, weights and inputs) and warmed up, then each
 round times one forward and one forward+backward call of every case in turn. A case's
 ratio is the median over the rounds of its time divided by the first case's time in the
-same round. No memory is measured.
+same round, with the middle half of those per-round ratios in brackets. No memory is
+measured.
 """
 
 from __future__ import annotations
@@ -52,14 +53,22 @@ def main(argv: list[str] | None = None) -> None:
     print("|---|---|---|---|---|---|")
     for name in labels:
         med = [statistics.median(times[name][k]) * 1e3 for k in (0, 1)]
-        ratio = [
-            statistics.median(a / b for a, b in zip(times[name][k], times[ref][k])) for k in (0, 1)
-        ]
+        ratio = [_spread([a / b for a, b in zip(times[name][k], times[ref][k])]) for k in (0, 1)]
         layer_rates = " / ".join(f"{r:.3f}" for r in rates[name] or [])
         print(
-            f"| {name} | {med[0]:.1f} ms | {med[1]:.1f} ms | {ratio[0]:.2f}x | {ratio[1]:.2f}x | {layer_rates} |",
+            f"| {name} | {med[0]:.1f} ms | {med[1]:.1f} ms | {ratio[0]} | {ratio[1]} | {layer_rates} |",
             flush=True,
         )
+
+
+def _spread(ratios: list[float]) -> str:
+    """The median of the per-round ratios and, from 4 rounds on, their middle half: on a
+    shared machine the spread tells whether two cases really differ."""
+    median = statistics.median(ratios)
+    if len(ratios) < 4:
+        return f"{median:.2f}x"
+    low, _, high = statistics.quantiles(ratios, n=4)
+    return f"{median:.2f}x ({low:.2f}-{high:.2f})"
 
 
 if __name__ == "__main__":
