@@ -428,6 +428,23 @@ def test_streamed_components_from_rest_take_one_step_function(method, options, m
     assert float(ys_s[1].abs().max()) > 0.1  # the solve is not trivially zero
 
 
+@pytest.mark.parametrize(("options", "memory"), [({"history": "soe"}, None), ({}, None), ({}, 4)])
+def test_streamed_components_of_mixed_dtypes_keep_their_precision(options, memory) -> None:
+    """A float32 component before a float64 one: they stream as separate histories, and
+    the float64 component's gradient equals that of its own float64 solve to rounding
+    (the step's scale ``h^alpha`` is not rounded to float32 on its way to it)."""
+    t = torch.linspace(0.0, 2.0, 201, dtype=F64)
+    weight = torch.tensor(0.7, dtype=F64, requires_grad=True)
+    y0 = (torch.ones(3, dtype=torch.float32), torch.ones(2, dtype=F64))
+    ys = fdeint(lambda t, y: (-y[0] * weight.float(), -y[1] * weight), y0, t, 0.6, "gl",
+                memory=memory, options=options)
+    (mixed,) = torch.autograd.grad(ys[1][-1].sum(), weight)
+    alone = fdeint(lambda t, y: -y * weight, y0[1], t, 0.6, "gl", memory=memory, options=options)
+    (single,) = torch.autograd.grad(alone[-1].sum(), weight)
+    torch.testing.assert_close(mixed, single, rtol=1e-14, atol=0.0)
+    assert abs(float(single)) > 0.1
+
+
 # ------------------------------------------------------------- error-controlled terms
 def _exact_kernels(alpha, n):
     """The methods' exact coefficients from scipy (an oracle independent of _weights)."""

@@ -394,9 +394,11 @@ class Streams:
     ) -> None:
         self.sums_only = scales is None
         self.histories, self.scales = join_streams(histories, scales or [1.0] * len(histories))
-        # The factors of the field's gradients in backward, as 0-d tensors: a product
-        # with a Python float wraps it into a tensor on every call (twice the cost).
-        self.grad_scales = tuple(y0[0].new_tensor(s) for s in self.scales)
+        # The factors of the field's gradients in backward, as 0-d tensors of each
+        # history's dtype: a product with a Python float wraps it into a tensor on every
+        # call (twice the cost).
+        firsts = [part[0] for _, part in _spans(self.histories, tuple(y0))]
+        self.grad_scales = tuple(y.new_tensor(s) for y, s in zip(firsts, self.scales))
         self.start = start_values(y0)
         self.link: tuple[Tensor | None, ...] = (None,) * len(y0)
         # The common inference case, one joined history and zero initial values, skips
