@@ -201,7 +201,9 @@ class StreamingHistory:
         self.work = work
         self.soe = work[: self.terms]
         self.near = work[self.terms : self.terms + self.near_rows]
-        self.near_row = self.near.unbind(0)
+        # Without sums, one zero contribution row (outside the work tensor): a step's
+        # product is the same addmv as with a tail.
+        self.near_row = self.near.unbind(0) if self.near_rows else (work.new_zeros(work.shape[1]),)
         self.near_next = self.near[1:]
         ring = work[self.terms + self.near_rows :]
         self.ring_t = ring.t()
@@ -233,10 +235,7 @@ class StreamingHistory:
         """``sum_{lag >= 0} c_lag * row[last - lag]`` (exact window plus SOE tail), one
         new tensor per component."""
         p, j = self.phase(last)
-        if self.terms:
-            flat = torch.addmv(self.near_row[j], self.ring_t, self.mix[p])
-        else:
-            flat = torch.mv(self.ring_t, self.mix[p])
+        flat = torch.addmv(self.near_row[j], self.ring_t, self.mix[p])
         return split_rows(flat, self.sizes, self.shapes)
 
     def advance(self, last: int, f: tuple[Tensor, ...], scale: float) -> tuple[Tensor, ...]:
@@ -244,10 +243,7 @@ class StreamingHistory:
         component, stored as row ``last + 1``: one product for the sums, one ``add``
         per component, then the ring write."""
         p, j = self.phase(last)
-        if self.terms:
-            torch.addmv(self.near_row[j], self.ring_t, self.neg_mix[p], beta=-1.0, out=self.sums)
-        else:
-            torch.mv(self.ring_t, self.neg_mix[p], out=self.sums)
+        torch.addmv(self.near_row[j], self.ring_t, self.neg_mix[p], beta=-1.0, out=self.sums)
         z = tuple(torch.add(h, fi, alpha=scale) for h, fi in zip(self.sum_parts, f))
         self.write(last + 1, z)
         return z
@@ -395,10 +391,12 @@ class Streams:
         self.sums_only = scales is None
         self.histories, self.scales = join_streams(histories, scales or [1.0] * len(histories))
         # The factors of the field's gradients in backward, as 0-d tensors of each
-        # history's dtype: a product with a Python float wraps it into a tensor on every
-        # call (twice the cost).
+        # history's dtype (a product with a Python float wraps it into a tensor on every
+        # call, twice the cost); None for a unit scale.
         firsts = [part[0] for _, part in _spans(self.histories, tuple(y0))]
-        self.grad_scales = tuple(y.new_tensor(s) for y, s in zip(firsts, self.scales))
+        self.grad_scales = tuple(
+            None if s == 1.0 else y.new_tensor(s) for y, s in zip(firsts, self.scales)
+        )
         self.start = start_values(y0)
         self.link: tuple[Tensor | None, ...] = (None,) * len(y0)
         # The common inference case, one joined history and zero initial values, skips
@@ -432,7 +430,7 @@ class StreamStep(torch.autograd.Function):
 
     ``forward(histories, scales, grad_scales, n, *f, *z_prev)`` returns the components'
     ``z_{n+1}``; each history serves the next ``len(history.shapes)`` components
-    (``grad_scales``: the scales as 0-d tensors, for backward). ``z_prev``
+    (``grad_scales``: the scales as 0-d tensors for backward, ``None`` for 1). ``z_prev``
     (``z_n``, ``None`` at ``n = 0``) is not read (its value is in the history); it links
     the steps so that backward runs them latest first and returns the gradient the
     history sums send to ``z_n``. One function per step, whatever the number of
@@ -440,8 +438,8 @@ class StreamStep(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, histories: tuple[StreamingHistory, ...], scales: tuple[float, ...], grad_scales: tuple[Tensor, ...], n: int, *tensors: Tensor | None) -> tuple[Tensor, ...]:  # type: ignore[override]
-        ctx.histories, ctx.scales, ctx.grad_scales, ctx.n = histories, scales, grad_scales, n
+    def forward(ctx, histories: tuple[StreamingHistory, ...], scales: tuple[float, ...], grad_scales: tuple[Tensor | None, ...], n: int, *tensors: Tensor | None) -> tuple[Tensor, ...]:  # type: ignore[override]
+        ctx.histories, ctx.grad_scales, ctx.n = histories, grad_scales, n
         return advance_streams(histories, scales, n, tensors)
 
     @staticmethod
@@ -450,16 +448,11 @@ class StreamStep(torch.autograd.Function):
         wants = ctx.needs_input_grad[4 + len(grads) :]
         grad_f: list[Tensor] = []
         grad_prev: list[Tensor | None] = []
-        spans = zip(_spans(ctx.histories, grads), _spans(ctx.histories, wants))
-        for k, ((history, g), (_, want)) in enumerate(spans):
+        spans = zip(_spans(ctx.histories, grads), _spans(ctx.histories, wants), ctx.grad_scales)
+        for (history, g), (_, want), factor in spans:
             grad_prev.extend(_adjoint_step(history, ctx.n, -1.0, g, want))
-            grad_f.extend(_scaled(g, ctx.scales[k], ctx.grad_scales[k]))
+            grad_f.extend(g if factor is None else (x.mul(factor) for x in g))
         return None, None, None, None, *grad_f, *grad_prev
-
-
-def _scaled(grads: tuple[Tensor, ...], scale: float, factor: Tensor) -> tuple[Tensor, ...]:
-    """The field's gradients, ``scale * g`` (``factor``: ``scale`` as a 0-d tensor)."""
-    return grads if scale == 1.0 else tuple(g.mul(factor) for g in grads)
 
 
 def _adjoint_step(
