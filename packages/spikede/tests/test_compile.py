@@ -28,3 +28,49 @@ def test_compiled_vector_field_matches_eager_and_does_not_recompile():
     assert again.shape == first.shape
     torch.testing.assert_close(first, eager(x))
     assert eager._compiled_graphs is None  # compile only when asked
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("integrator", "options"),
+    [("fdeint", {"history": "soe"}), ("odeint", None)],
+)
+def test_compiled_blocks_match_eager_values_and_gradients(integrator, options):
+    """Solves that advance a block of steps per compiled call (euler; gl with a streamed
+    history) give eager's spikes and gradients, and later calls compile nothing."""
+    import torch._dynamo
+
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 8), LIFNeuron(), nn.Linear(8, 3), LIFNeuron())
+    with torch.no_grad():  # excitatory weights: both layers fire (about 50% and 25%)
+        model[0].weight.abs_()
+        model[0].bias.fill_(0.2)
+        model[2].weight.abs_().mul_(1.5)
+        model[2].bias.zero_()
+    eager = SNNWrapper(copy.deepcopy(model), integrator=integrator, alpha=0.6, options=options)
+    compiled = SNNWrapper(copy.deepcopy(model), integrator=integrator, alpha=0.6, options=options, compile=True)
+    eager.eval()  # no first-call probe for silent layers: the compiled call is blocked at once
+    compiled.eval()
+    x = 3.0 * torch.rand(21, 2, 4)  # two full blocks of 8 and a shorter one
+    torch._dynamo.reset()
+    out = compiled(x)
+    out.sum().backward()
+    with torch.no_grad():  # inference compiles its own graphs, once
+        inferred = compiled(x)
+    graphs = torch._dynamo.utils.counters["stats"]["unique_graphs"]
+    torch.testing.assert_close(inferred, out.detach())
+    assert compiled._compiled_graphs and any(k.startswith("blocks_") for k in compiled._compiled_graphs)
+    want, rec = eager(x, record=True)
+    want.sum().backward()
+    for name, spikes in rec.spikes.items():
+        rate = float(spikes.detach().mean())
+        assert 0.05 < rate < 0.95, (name, rate)
+    torch.testing.assert_close(out, want)
+    for (name, p), q in zip(compiled.named_parameters(), eager.parameters()):
+        if q.grad is not None:
+            torch.testing.assert_close(p.grad, q.grad, atol=1e-5, rtol=1e-4, msg=name)
+    for _ in range(2):
+        with torch.no_grad():
+            compiled(3.0 * torch.rand(21, 2, 4))
+        compiled(3.0 * torch.rand(21, 2, 4)).sum().backward()
+    assert torch._dynamo.utils.counters["stats"]["unique_graphs"] == graphs

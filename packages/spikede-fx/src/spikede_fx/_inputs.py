@@ -53,6 +53,8 @@ class InputTable:
         self.compute = compute  # compute(start, stop) -> list of [stop - start, ...] columns
         self.size = size
         self.blocks: dict[int, list[tuple[torch.Tensor, ...]]] = {}
+        self.columns: dict[int, list[torch.Tensor]] = {}  # the blocks' columns, rows' base
+        self._chunks: dict[tuple[int, int], list[tuple[torch.Tensor, ...]]] = {}
         self._index: dict[float, int] | None = None
 
     def row(self, k: int) -> tuple[torch.Tensor, ...]:
@@ -64,12 +66,31 @@ class InputTable:
             rows = self.put(b, self.compute(b * self.size, stop))
         return rows[i]
 
+    def chunk(self, start: int, length: int) -> tuple[torch.Tensor, ...]:
+        """The inputs of grid indices ``start .. start + length - 1`` stacked, one
+        ``[length, ...]`` tensor per column (``length`` divides the table's block size
+        and ``start``; the last chunk may be shorter). A block is split once, so its
+        gradients gather in one node, as the rows' do."""
+        b, i = divmod(start, self.size)
+        key = (b, length)
+        chunks = self._chunks.get(key)
+        if chunks is None:
+            if b not in self.columns:
+                self.row(start)
+            chunks = list(zip(*[c.split(length) for c in self.columns[b]]))
+            self._chunks = {k: v for k, v in self._chunks.items() if k[0] == b - 1}
+            self._chunks[key] = chunks
+        return chunks[i // length]
+
     def put(self, b: int, columns: list[torch.Tensor]) -> list[tuple[torch.Tensor, ...]]:
         """Store block ``b`` from its ``[n, ...]`` columns, dropping all but the newest block."""
         rows = list(zip(*[c.unbind(0) for c in columns]))
         if len(self.blocks) >= 2:
-            del self.blocks[min(self.blocks)]
+            old = min(self.blocks)
+            del self.blocks[old]
+            self.columns.pop(old, None)
         self.blocks[b] = rows
+        self.columns[b] = columns
         return rows
 
     def index_of(self, t: float) -> int | None:

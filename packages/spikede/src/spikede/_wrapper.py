@@ -16,6 +16,7 @@ from torch import nn
 
 from spikede import _compat, _state
 from spikede._alpha import DEFAULT_ALPHA, LayerOrder, PerLayerAlphaConfig, check_checkpoint_orders
+from spikede._compiled_blocks import blocked_solve
 from spikede._recording import plan_recording
 from spikede._spike_events import forward_events
 from spikede._state import State
@@ -188,8 +189,12 @@ class SNNWrapper(nn.Module):
         learn_alpha: Learn the orders: one bool, or one per layer.
         learn_coefficient: Learn the multi-term weights: one bool, or one per layer.
         alpha_mode: ``"auto"``, ``"per_layer"`` or ``"multiterm"``.
-        compile: Compile the vector field with ``torch.compile`` (once; later calls reuse
-            it).
+        compile: Compile with ``torch.compile`` (once; later calls reuse it). Solves
+            with ``euler`` or with ``gl`` and a streamed history (``history="soe"`` or
+            ``memory`` up to 65 steps; fixed orders) compile a block of 8 steps, the
+            field and the updates together, into one graph; other solves, and calls
+            that record, return states or continue a state, compile the vector field.
+            A new batch size or sequence length compiles new graphs.
 
     Raises:
         TypeError: When ``base`` is not a module or an argument has the wrong type.
@@ -661,6 +666,12 @@ class SNNWrapper(nn.Module):
                     f"pass options={{'step_size': h}} (a uniform solver grid; the input is "
                     f"interpolated between samples) or a method that accepts it: {accepting}"
                 )
+        blocked = None
+        if self.compile and plan is None and not (return_states or return_state or continuing) and output_time is None:
+            blocked = blocked_solve(self._compiled(), args, v0, grid, run_method, alphas, coefs, opts)
+        if blocked is not None:
+            odefunc.nfe += blocked[1]
+            return odefunc.post(blocked[0], *model_args, **model_kwargs)
         sol = solve(
             ODEFuncFromFX.solver_field,
             v0,

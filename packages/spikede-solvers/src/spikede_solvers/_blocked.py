@@ -1,0 +1,320 @@
+"""Solves advanced ``B`` steps per call of one pure function, so that it compiles whole.
+
+A compiled vector field called once per step pays the compiled call's own overhead
+(guards, wrappers) at every step, which on a small network is as large as the field.
+Here a call advances a whole block of ``B`` steps: ``B`` evaluations of the field and
+their updates in one function of tensors, without Python state, so ``torch.compile``
+fuses a block into one graph (and its backward into another), compiled once and reused
+by every block of every call.
+
+Explicit Euler (``odeint``) carries the state. Grünwald–Letnikov with a streaming
+history (``history="soe"`` or ``memory=M``; fixed orders) carries, per component, with
+``z_n = y_n - y0`` and the block's first step ``n0``:
+
+* ``H`` (``[K, N]``): the SOE running sums over the rows older than the last ``R``,
+  ``H_k = sum_{r <= L} d_k^(L - r) z_r`` with ``L = n0 - R - 1``;
+* ``recent`` (``[R, N]``): rows ``n0 - R .. n0 - 1`` (``R = max(W - 1, 1)`` for a window
+  or memory of ``W`` lags, so that every row older than them has a lag ``>= W``);
+* ``z_{n0}``.
+
+At the block's start one product gives each step's sum over the rows before the block,
+``near_i = P H + Q recent`` (``P[i, k] = b_k d_k^(R + 1 + i - W)``, ``Q[i, t]`` the
+coefficient of lag ``R - t + i``); step ``i`` then adds the block's own rows,
+``S = near_i + sum_{j <= i} c_{i-j} z_{n0+j}``, and ``z_{n0+i+1} = h^a f - S``. After the
+block the oldest ``B`` rows of ``recent`` and the block join the sums, ``H <- d^B H + A
+rows``. Coefficients are those of the streamed history (exact lags ``< W``, the fitted
+tail beyond, zero beyond ``memory``), so results equal the per-step solve to rounding.
+Nothing depends on the block's position: every block runs the same function.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from spikede_solvers._checks import check_solve
+from spikede_solvers._engine import _Watch
+from spikede_solvers._soe import DEFAULT_TOL, DEFAULT_WINDOW, fit_soe_tail
+from spikede_solvers._weights import gl_weights, wide
+
+__all__ = ["BLOCK", "MAX_RECENT", "BlockPlan", "advance_block", "plan_blocks", "run_blocks"]
+
+#: Steps per block: a compiled block unrolls this many evaluations of the field.
+BLOCK = 8
+#: Most rows of exact history a block carries (``memory`` or ``soe_window`` beyond it
+#: takes the per-step solve, whose ring does not copy its rows every block).
+MAX_RECENT = 64
+
+
+@dataclass(frozen=True)
+class BlockPlan:
+    """What a blocked solve runs: the method, the step and the weights.
+
+    Attributes:
+        method: ``"euler"`` or ``"gl"``.
+        h: The uniform step.
+        block: Steps per block.
+        shapes: The state components' shapes.
+        weights: Per component, ``gl``'s ``(scale, P, Q, lower, decay, absorb)``
+            (``lower[i, j] = c_{i-j}``; ``P``, ``decay``, ``absorb`` empty without a
+            tail); ``()`` per component for ``euler``.
+        recent: Per component, ``R``: the exact rows carried.
+    """
+
+    method: str
+    h: float
+    block: int
+    shapes: tuple[torch.Size, ...]
+    weights: tuple[tuple[Tensor, ...], ...]
+    recent: tuple[int, ...]
+
+    def initial(self, y0: Sequence[Tensor]) -> tuple[Tensor, ...]:
+        """The carry before the first block: ``(y0...)`` for ``euler``; for ``gl`` per
+        component ``(H, recent, z)``, all zero (rows before the start are zero)."""
+        if self.method == "euler":
+            return tuple(y0)
+        carry: list[Tensor] = []
+        for y, (_, p, *_rest), recent in zip(y0, self.weights, self.recent):
+            n = y.numel()
+            carry += [y.new_zeros(p.shape[1], n), y.new_zeros(recent, n), y.new_zeros(n)]
+        return tuple(carry)
+
+
+def _gl_weights(
+    order: Tensor, n_points: int, h: float, like: Tensor, memory: int | None, options: dict[str, Any], block: int
+) -> tuple[tuple[Tensor, ...], int]:
+    """``gl``'s block weights for one component, and ``R``; the coefficients and the SOE
+    tail are those :class:`~spikede_solvers._stream.StreamingHistory` streams."""
+    dtype = like.dtype
+    a64 = wide(order.detach())
+    coefs = gl_weights(a64, n_points)[1:].to(dtype)  # c_l = w_{l+1}, by lag
+    scale = (a64.new_tensor(h) ** a64).to(dtype)
+    tail = None
+    if memory is None:
+        terms = options.get("soe_terms")
+        tail = fit_soe_tail(
+            coefs,
+            int(options.get("soe_window", DEFAULT_WINDOW)),
+            None if terms is None else int(terms),
+            like.dim(),
+            float(options.get("soe_tol", DEFAULT_TOL)),
+        )
+        window = coefs.shape[0] if tail is None else tail.window
+    else:
+        window = memory
+    window = min(window, coefs.shape[0])
+    recent = max(window - 1, 1)
+    exact = coefs[:window].double()
+    if tail is None:
+        decays = amplitudes = torch.zeros(0, dtype=torch.float64, device=like.device)
+    else:
+        decays = tail.decays.reshape(-1).to(dtype).double()
+        amplitudes = tail.amplitudes.reshape(-1).to(dtype).double()
+    top = recent + 2 * block
+
+    def coef(lags: Tensor) -> Tensor:
+        """The streamed coefficient of each lag: exact, the tail's, or zero."""
+        tail_part = (amplitudes * decays ** (lags.clamp(min=window) - window)[..., None]).sum(-1)
+        return torch.where(lags < window, exact[lags.clamp(max=window - 1)], tail_part)
+
+    lags = torch.arange(top, device=like.device)
+    table = coef(lags)
+    i = torch.arange(block, device=like.device)
+    lower_lag = i[:, None] - i[None, :]
+    lower = torch.where(lower_lag >= 0, table[lower_lag.clamp(min=0)], 0.0)
+    q = table[recent - torch.arange(recent, device=like.device)[None, :] + i[:, None]]
+    p = amplitudes[None, :] * decays[None, :] ** (recent + 1 - window + i)[:, None].double()
+    decay = (decays**block).reshape(-1, 1)
+    absorb = decays[:, None] ** (block - 1 - i)[None, :].double()
+    weights = tuple(w.to(dtype) for w in (scale, p, q, lower, decay, absorb))
+    return weights, recent
+
+
+def plan_blocks(
+    y0: Sequence[Tensor],
+    t: Tensor,
+    method: str,
+    *,
+    alpha: Any = None,
+    memory: int | None = None,
+    options: dict[str, Any] | None = None,
+    block: int = BLOCK,
+) -> BlockPlan | str:
+    """The plan of a blocked solve, or why this solve cannot be blocked (a sentence).
+
+    The arguments are :func:`~spikede_solvers.solve`'s and are checked the same way.
+    Blocked: ``euler``, and ``gl`` with a streaming history (``history="soe"`` or
+    ``memory``) and single-term orders that need no gradient, one per component
+    (0-d), on a uniform grid.
+
+    Args:
+        y0: The initial state components.
+        t: The grid.
+        method: The method name.
+        alpha: The orders (``gl``).
+        memory: Short memory length (``gl``).
+        options: Method options.
+        block: Steps per block.
+
+    Returns:
+        A :class:`BlockPlan`, or the reason as a string.
+    """
+    if method not in ("euler", "gl"):
+        return f"method {method!r} is not blocked (euler and gl are)"
+    _, problem = check_solve(
+        lambda *a: None, tuple(y0), t, method, alpha, None, memory, options, False, False
+    )
+    if not problem.uniform:
+        return "the grid is not uniform"
+    shapes = tuple(y.shape for y in problem.y0)
+    if method == "euler":
+        return BlockPlan("euler", problem.h, block, shapes, tuple(() for _ in shapes), (0,) * len(shapes))
+    opts = problem.options
+    if problem.memory is None and opts.get("history", "full") != "soe":
+        return "the full history grows with every step (history='soe' or memory=M is blocked)"
+    weights, recents = [], []
+    for comp, y in zip(problem.components, problem.y0):
+        if comp.coefficients is not None or comp.orders is None or comp.orders.dim() != 0:
+            return "only single-term orders, one per component, are blocked"
+        if comp.orders.requires_grad and torch.is_grad_enabled():
+            return "learnable orders are not blocked"
+        w, recent = _gl_weights(comp.orders, problem.n_points, problem.h, y, problem.memory, opts, block)
+        if recent > MAX_RECENT:
+            return f"a window of {recent + 1} exact lags is longer than a block carries ({MAX_RECENT + 1})"
+        weights.append(w)
+        recents.append(recent)
+    return BlockPlan("gl", problem.h, block, shapes, tuple(weights), tuple(recents))
+
+
+def advance_block(
+    field: Callable[..., Any],
+    weights: tuple[tuple[Tensor, ...], ...],
+    y0: tuple[Tensor, ...],
+    carry: tuple[Tensor, ...],
+    inputs: tuple[Tensor, ...],
+    extras: tuple[Any, ...],
+    h: float,
+) -> tuple[tuple[Tensor, ...], tuple[Tensor, ...], Tensor]:
+    """Advance one block: ``inputs[k][i]`` are step ``i``'s inputs (``n = inputs[0].shape[0]``
+    steps, at most the plan's block).
+
+    ``field(*y, *inputs_i, *extras, h)`` returns the derivatives of the components, then
+    the auxiliary outputs. Pure: the same tensors give the same results, and nothing but
+    the arguments is read, so ``torch.compile`` traces it whole.
+
+    Returns:
+        ``(carry, aux, probes)``: the carry after the block, each auxiliary output stacked
+        over the block's steps, and the sums of the state the last evaluation sees and
+        of the state after it (finiteness probes).
+    """
+    n = inputs[0].shape[0]
+    count = len(y0)
+    euler = len(weights[0]) == 0
+    if euler:
+        y = tuple(carry)
+    else:
+        parts = [carry[3 * c : 3 * c + 3] for c in range(count)]
+        near = [
+            (wq @ recent if wp.shape[1] == 0 else torch.addmm(wq @ recent, wp, sums))
+            for (_, wp, wq, *_r), (sums, recent, _) in zip(weights, parts)
+        ]
+        rows: list[list[Tensor]] = [[z] for (_, _, z) in parts]
+        y = tuple(y0[c] + rows[c][0].view(y0[c].shape) for c in range(count))
+    aux_steps = []
+    for i in range(n):
+        if i == n - 1:
+            before = _total(y)  # the state the block's last evaluation sees
+        out = field(*y, *(x[i] for x in inputs), *extras, h)
+        dy, aux = out[:count], out[count:]
+        aux_steps.append(aux)
+        if euler:
+            y = tuple(yc + h * d for yc, d in zip(y, dy))
+        else:
+            new = []
+            for c in range(count):
+                scale, lower = weights[c][0], weights[c][3]
+                s = near[c][i]
+                for j in range(i + 1):
+                    s = s + lower[i, j] * rows[c][j]
+                z = scale * dy[c].reshape(-1) - s
+                rows[c].append(z)
+                new.append(y0[c] + z.view(y0[c].shape))
+            y = tuple(new)
+    stacked = tuple(torch.stack(a) for a in zip(*aux_steps)) if aux_steps[0] else ()
+    probes = torch.stack([before, _total(y)])
+    if euler:
+        return y, stacked, probes
+    out_carry: list[Tensor] = []
+    for c in range(count):
+        _, wp, _, _, decay, absorb = weights[c]
+        sums, recent, _ = parts[c]
+        joined = torch.cat([recent, torch.stack(rows[c][:n])])
+        if wp.shape[1]:  # the oldest n rows join the sums (d^n: absorb's column B - 1 - n)
+            decay_n = decay if n == absorb.shape[1] else absorb[:, absorb.shape[1] - 1 - n].unsqueeze(1)
+            sums = torch.addmm(decay_n * sums, absorb[:, absorb.shape[1] - n :], joined[:n])
+        out_carry += [sums, joined[n:], rows[c][n]]
+    return tuple(out_carry), stacked, probes
+
+
+def _total(y: tuple[Tensor, ...]) -> Tensor:
+    """One number that is finite exactly when every component is (a finiteness probe;
+    detached, so that no backward runs for it)."""
+    y = tuple(v.detach() for v in y)
+    return sum(v.sum() for v in y[1:]) + y[0].sum() if len(y) > 1 else y[0].sum()
+
+
+def run_blocks(
+    plan: BlockPlan,
+    step: Callable[..., tuple[tuple[Tensor, ...], tuple[Tensor, ...], Tensor]],
+    y0: Sequence[Tensor],
+    t: Tensor,
+    inputs: Callable[[int, int], tuple[Tensor, ...]],
+    extras: tuple[Any, ...] = (),
+    last_step: Callable[..., tuple[tuple[Tensor, ...], tuple[Tensor, ...], Tensor]] | None = None,
+) -> tuple[tuple[Tensor, ...], int]:
+    """Run a blocked solve over the grid ``t``; return the auxiliary outputs stacked over
+    the grid points (evaluated at each, as :func:`~spikede_solvers.solve` records them)
+    and the number of evaluations.
+
+    ``step(weights, y0, carry, inputs, extras, h)`` is :func:`advance_block` with its field
+    bound (compiled, or not); ``inputs(start, stop)`` the stacked inputs of grid points
+    ``start .. stop - 1``. A last block shorter than the others runs ``last_step``
+    (default ``step``): the uncompiled function, so that every grid length reuses the
+    full blocks' graphs instead of compiling one for its remainder.
+
+    Raises:
+        FloatingPointError: If the solution became non-finite (the step is named).
+    """
+    y0 = tuple(y0)
+    points = t.shape[0]
+    carry = plan.initial(y0)
+    aux_blocks: list[tuple[Tensor, ...]] = []
+    watch = _Watch()
+    for start in range(0, points, plan.block):
+        stop = min(start + plan.block, points)
+        run = step if stop - start == plan.block or last_step is None else last_step
+        carry, aux, probes = run(plan.weights, y0, carry, inputs(start, stop), extras, plan.h)
+        aux_blocks.append(aux)
+        # The evaluation at the last point is for its auxiliary outputs only: the last
+        # block's probe is the state it sees.
+        final = stop == points
+        watch.steps.append(stop - 1 if final else stop)
+        watch.sums.append(probes[0 if final else 1])
+    watch.check(t, [plan.h] * max(points - 1, 1), [])
+    aux = tuple(torch.cat(parts) for parts in zip(*aux_blocks)) if aux_blocks and aux_blocks[0] else ()
+    return aux, points
+
+
+def blocks_compiled(field: Callable[..., Any], **compile_options: Any) -> Callable[..., Any]:
+    """``torch.compile`` of :func:`advance_block` with ``field`` bound (made once per
+    field: every block of every call reuses its graphs)."""
+
+    def step(weights, y0, carry, inputs, extras, h):  # type: ignore[no-untyped-def]
+        return advance_block(field, weights, y0, carry, inputs, extras, h)
+
+    return torch.compile(step, **compile_options)
+

@@ -1,0 +1,69 @@
+"""``compile=True``: the solve advanced a block of steps per compiled call.
+
+A compiled field called once per step pays the compiled call's overhead (guards,
+wrappers) at every step, about as much as a small network's whole step. Where the
+solve allows it (``euler``; ``gl`` with ``history="soe"`` or ``memory``; see
+:func:`spikede_solvers._blocked.plan_blocks`) one compiled function runs the field and
+the updates of ``BLOCK`` steps at once, reading the block's precomputed inputs; other
+solves compile the field alone.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+import torch
+
+from spikede_fx import FieldArgs
+from spikede_solvers._blocked import BLOCK, advance_block, blocks_compiled, plan_blocks, run_blocks
+
+__all__ = ["blocked_solve"]
+
+
+def blocked_solve(
+    compiled: dict[str, Any],
+    args: FieldArgs,
+    v0: tuple[torch.Tensor, ...],
+    grid: torch.Tensor,
+    method: str,
+    alphas: Any,
+    coefficients: Any,
+    options: dict[str, Any],
+) -> tuple[tuple[torch.Tensor, ...], int] | None:
+    """The boundaries on the grid and the number of evaluations of a blocked solve, or
+    ``None`` when this solve is not blocked (the caller runs the per-step solve).
+
+    Args:
+        compiled: The wrapper's compiled functions (this adds the block functions, once).
+        args: The call's field inputs (their table holds the precomputed inputs).
+        v0: The initial membranes.
+        grid: The solver grid.
+        method: The method.
+        alphas: The orders per layer (``None`` for integer order).
+        coefficients: Multi-term weights (``None`` when single-term).
+        options: The solver options.
+    """
+    table = args.table
+    if table is None or args.record is not None or coefficients is not None or options.get("checkpoint"):
+        return None
+    if table.size % BLOCK:
+        return None
+    plan = plan_blocks(v0, grid, method, alpha=alphas, options=options or None)
+    if isinstance(plan, str):
+        return None
+    network = args.network
+    kind = "state" if table.split else "ode"
+    key = f"blocks_{kind}"
+    graph = network.input_part.state_gm if table.split else network.ode
+    if key not in compiled:
+        compiled[key] = blocks_compiled(graph.forward, dynamic=False)
+    return run_blocks(
+        plan,
+        compiled[key],
+        v0,
+        grid,
+        lambda start, stop: table.chunk(start, plan.block),
+        tuple(args.extras),
+        last_step=functools.partial(advance_block, graph.forward),
+    )
