@@ -204,6 +204,7 @@ class Case:
     integrator: str = "floor"  # floor | fdeint | odeint | solver | solver-floor
     method: str | None = None
     options: dict[str, Any] = field(default_factory=dict)
+    compile: bool = False  # SNNWrapper(compile=True); its firing rates come from eager
 
     @property
     def key(self) -> str:
@@ -286,7 +287,12 @@ def _network(
 
     from spikede import LIFNeuron, SNNWrapper
 
-    wrapper = SNNWrapper(model, integrator=case.integrator, alpha=ALPHA, method=case.method)
+    wrapper = SNNWrapper(
+        model, integrator=case.integrator, alpha=ALPHA, method=case.method, compile=case.compile
+    )
+    # Rates through forward hooks, from an eager wrapper: hooks inside a compiled graph
+    # would be traced into it (the values are the same).
+    eager = SNNWrapper(model, integrator=case.integrator, alpha=ALPHA, method=case.method) if case.compile else wrapper
 
     def run() -> torch.Tensor:
         return wrapper(x, options=case.options or None)
@@ -304,7 +310,7 @@ def _network(
         ]
         try:
             with torch.no_grad():
-                run()
+                eager(x, options=case.options or None)
         finally:
             for handle in handles:
                 handle.remove()
@@ -385,6 +391,9 @@ def cases_for(
                 out.append(Case(wl, T, f"{m} memory=50", "fdeint", m, {"memory": 50}))
             out.append(Case(wl, T, "gl soe", "fdeint", "gl", {"history": "soe"}))
             out.append(Case(wl, T, "gl soe 16/8", "fdeint", "gl", dict(LEAN_SOE)))
+            if not quick:
+                soe = {"history": "soe"}
+                out.append(Case(wl, T, "gl soe compiled", "fdeint", "gl", soe, compile=True))
             if not quick and T <= 1000:
                 out.append(Case(wl, T, "gl full checkpoint", "fdeint", "gl", {"checkpoint": True}))
             if not quick:

@@ -316,5 +316,8 @@ def blocks_compiled(field: Callable[..., Any], **compile_options: Any) -> Callab
     def step(weights, y0, carry, inputs, extras, h):  # type: ignore[no-untyped-def]
         return advance_block(field, weights, y0, carry, inputs, extras, h)
 
+    # Dynamo keeps compiled graphs (and its recompile limit) per code object: a code
+    # object of this field's own keeps other fields' graphs out of its cache.
+    step.__code__ = step.__code__.replace()
     return torch.compile(step, **compile_options)
 
