@@ -108,6 +108,7 @@ def test_learnable_orders_and_non_uniform_grids_are_not_blocked() -> None:
     with torch.no_grad():  # inference: the orders are constants
         assert not isinstance(plan_blocks(y0, t, "gl", alpha=alpha, options={"history": "soe"}), str)
     assert "not uniform" in plan_blocks(y0, t.square(), "euler")
+    assert "single point" in plan_blocks(y0, t[:1], "gl", alpha=0.6, memory=3)
 
 
 def test_a_blocked_solve_that_blows_up_names_the_step() -> None:

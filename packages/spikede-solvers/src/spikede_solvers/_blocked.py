@@ -168,6 +168,8 @@ def plan_blocks(
     _, problem = check_solve(
         lambda *a: None, tuple(y0), t, method, alpha, None, memory, options, False, False
     )
+    if problem.n_points < 2:
+        return "the grid has a single point"
     if not problem.uniform:
         return "the grid is not uniform"
     shapes = tuple(y.shape for y in problem.y0)
