@@ -4,7 +4,8 @@ W1 is the benchmark suite's two-layer network (Linear(64,128)-LIF-Linear(128,10)
 batch 32, ``float32``), built by ``benchmarks/run.py`` on the same weights and inputs for
 every case; the peers are ``benchmarks/peers.py``'s. Cases: SpikingJelly's multi-step
 ``LIFNode``, a snnTorch ``Leaky`` loop, spikeDE ``odeint``/``euler`` (order 1), and spikeDE
-``fdeint``/``gl`` of order :data:`ALPHA` with ``history="soe"`` and with the full history.
+``fdeint``/``gl`` of order :data:`ALPHA` with ``history="soe"`` (eager and with
+``compile=True``) and with the full history.
 
 Method: one thread (``torch.set_num_threads(1)``). For each ``T`` every case is built and
 called once forward and once forward+backward (warm-up); then ``--repeat`` rounds time
@@ -45,21 +46,22 @@ DEFAULT_T = (100, 250, 500, 1000)
 #: The fractional order of the fdeint cases here (the suite's own tables use run.ALPHA).
 ALPHA = 0.6
 
-#: label -> (integrator, method, options), in table and legend order.
+#: label -> (integrator, method, options, compile), in table and legend order.
 CASES = {
-    "SpikingJelly LIFNode (multi-step)": ("spikingjelly", None, {}),
-    "snnTorch Leaky loop": ("snntorch", None, {}),
-    "spikeDE odeint euler (alpha = 1)": ("odeint", "euler", {}),
-    'spikeDE fdeint gl, alpha = 0.6, history="soe"': ("fdeint", "gl", {"history": "soe"}),
-    "spikeDE fdeint gl, alpha = 0.6, full history": ("fdeint", "gl", {}),
+    "SpikingJelly LIFNode (multi-step)": ("spikingjelly", None, {}, False),
+    "snnTorch Leaky loop": ("snntorch", None, {}, False),
+    "spikeDE odeint euler (alpha = 1)": ("odeint", "euler", {}, False),
+    'spikeDE fdeint gl, alpha = 0.6, history="soe"': ("fdeint", "gl", {"history": "soe"}, False),
+    'spikeDE fdeint gl, alpha = 0.6, history="soe", compile=True': ("fdeint", "gl", {"history": "soe"}, True),
+    "spikeDE fdeint gl, alpha = 0.6, full history": ("fdeint", "gl", {}, False),
 }
 REFERENCE = "SpikingJelly LIFNode (multi-step)"
 PANELS = (("fwd_s", "forward"), ("fwd_bwd_s", "forward + backward"))
 
 
 def _case(label: str, T: int) -> run.Case:
-    integrator, method, options = CASES[label]
-    return run.Case("w1", T, label, integrator, method, dict(options))
+    integrator, method, options, compile = CASES[label]
+    return run.Case("w1", T, label, integrator, method, dict(options), compile)
 
 
 def measure(Ts: tuple[int, ...] = DEFAULT_T, repeat: int = 3) -> list[dict]:
@@ -78,9 +80,11 @@ def measure(Ts: tuple[int, ...] = DEFAULT_T, repeat: int = 3) -> list[dict]:
         for T in Ts:
             calls = {}
             for label in CASES:
-                fwd, fb = run.build(_case(label, T))
-                fwd()
-                fb()
+                case = _case(label, T)
+                fwd, fb = run.build(case)
+                for _ in range(3 if case.compile else 1):  # compiled: every graph made first
+                    fwd()
+                    fb()
                 calls[label] = (fwd, fb)
             times: dict[str, dict[str, list[float]]] = {
                 label: {"fwd_s": [], "fwd_bwd_s": []} for label in CASES

@@ -215,7 +215,7 @@ def test_committed_peer_figure_and_table_are_on_the_page(
     figure = load_script("docs_peer_figure")
     docs = SCRIPTS.parent / "docs"
     assert (docs / "assets" / "peers_time.png").is_file()
-    results = SCRIPTS.parent / "benchmarks" / "results" / "peers-figure-20261203.json"
+    results = SCRIPTS.parent / "benchmarks" / "results" / "peers-figure-20261203-compiled.json"
     rows = json.loads(results.read_text(encoding="utf-8"))["rows"]
     page = (docs / "tutorials" / "memory-performance.md").read_text(encoding="utf-8")
     assert "](../assets/peers_time.png)" in page
