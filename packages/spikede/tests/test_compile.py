@@ -74,3 +74,35 @@ def test_compiled_blocks_match_eager_values_and_gradients(integrator, options):
             compiled(3.0 * torch.rand(21, 2, 4))
         compiled(3.0 * torch.rand(21, 2, 4)).sum().backward()
     assert torch._dynamo.utils.counters["stats"]["unique_graphs"] == graphs
+
+
+@pytest.mark.slow
+def test_compiled_blocks_record_what_eager_records():
+    """``record=True`` under ``compile=True`` runs the recording graph in blocks: the
+    same spikes and membranes as eager, and the same gradients."""
+    import torch
+
+    torch.manual_seed(1)
+    model = nn.Sequential(nn.Linear(4, 8), LIFNeuron(), nn.Linear(8, 3), LIFNeuron())
+    with torch.no_grad():  # excitatory weights: both layers fire
+        model[0].weight.abs_()
+        model[0].bias.fill_(0.2)
+        model[2].weight.abs_().mul_(1.5)
+        model[2].bias.zero_()
+    options = {"history": "soe"}
+    eager = SNNWrapper(copy.deepcopy(model), alpha=0.6, options=options).eval()
+    compiled = SNNWrapper(copy.deepcopy(model), alpha=0.6, options=options, compile=True).eval()
+    x = 3.0 * torch.rand(19, 2, 4)
+    (out, rec), (want, want_rec) = compiled(x, record=True), eager(x, record=True)
+    assert any("recording" in k for k in compiled._compiled_graphs)
+    torch.testing.assert_close(out, want)
+    for name in want_rec.names:
+        rate = float(want_rec.spikes[name].detach().mean())
+        assert 0.05 < rate < 0.95, (name, rate)
+        torch.testing.assert_close(rec.spikes[name], want_rec.spikes[name])
+        torch.testing.assert_close(rec.membrane[name], want_rec.membrane[name], atol=1e-5, rtol=1e-5)
+    (out.sum() + rec.membrane[want_rec.names[0]].sum()).backward()
+    (want.sum() + want_rec.membrane[want_rec.names[0]].sum()).backward()
+    for p, q in zip(compiled.parameters(), eager.parameters()):
+        if q.grad is not None:
+            torch.testing.assert_close(p.grad, q.grad, atol=1e-5, rtol=1e-4)

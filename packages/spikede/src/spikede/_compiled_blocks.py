@@ -34,6 +34,9 @@ def blocked_solve(
     """The boundaries on the grid and the number of evaluations of a blocked solve, or
     ``None`` when this solve is not blocked (the caller runs the per-step solve).
 
+    With a recording (``args.record``) the recording graph is the field, and the
+    recorded spikes and membranes follow the boundaries, as in the per-step solve.
+
     Args:
         compiled: The wrapper's compiled functions (this adds the block functions, once).
         args: The call's field inputs (their table holds the precomputed inputs).
@@ -45,17 +48,21 @@ def blocked_solve(
         options: The solver options.
     """
     table = args.table
-    if table is None or args.record is not None or coefficients is not None or options.get("checkpoint"):
+    if table is None or coefficients is not None or options.get("checkpoint"):
         return None
     if table.size % BLOCK:
         return None
     plan = plan_blocks(v0, grid, method, alpha=alphas, options=options or None)
     if isinstance(plan, str):
         return None
-    network = args.network
+    network, record = args.network, args.record
     kind = "state" if table.split else "ode"
-    key = f"blocks_{kind}"
-    graph = network.input_part.state_gm if table.split else network.ode
+    if record is None:
+        graph = network.input_part.state_gm if table.split else network.ode
+        key = f"blocks_{kind}"
+    else:  # the recording graphs, built once per set of recorded layers
+        graph = record.state if table.split else record.ode
+        key = f"blocks_{kind}_recording_{'_'.join(map(str, record.calls))}"
     if key not in compiled:
         compiled[key] = blocks_compiled(graph.forward, dynamic=False)
     return run_blocks(

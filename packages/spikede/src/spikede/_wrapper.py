@@ -192,8 +192,9 @@ class SNNWrapper(nn.Module):
         compile: Compile with ``torch.compile`` (once; later calls reuse it). Solves
             with ``euler`` or with ``gl`` and a streamed history (``history="soe"`` or
             ``memory`` up to 65 steps; fixed orders) compile a block of 8 steps, the
-            field and the updates together, into one graph; other solves, and calls
-            that record, return states or continue a state, compile the vector field.
+            field and the updates together, into one graph (``record`` included); other
+            solves, and calls that return states or continue a state, compile the
+            vector field.
             A new batch size or sequence length compiles new graphs.
 
     Raises:
@@ -667,37 +668,40 @@ class SNNWrapper(nn.Module):
                     f"interpolated between samples) or a method that accepts it: {accepting}"
                 )
         blocked = None
-        if self.compile and plan is None and not (return_states or return_state or continuing) and output_time is None:
+        # The first training call's look for silent layers compiles no blocks (the
+        # per-step recording graph it needs compiles faster).
+        if self.compile and not probe_silence and not (return_states or return_state or continuing) and output_time is None:
             blocked = blocked_solve(self._compiled(), args, v0, grid, run_method, alphas, coefs, opts)
-        if blocked is not None:
-            odefunc.nfe += blocked[1]
-            return odefunc.post(blocked[0], *model_args, **model_kwargs)
-        sol = solve(
-            ODEFuncFromFX.solver_field,
-            v0,
-            grid,
-            run_method,
-            alpha=alphas,
-            coefficients=coefs,
-            options=opts or None,
-            args=args,
-            has_aux=True,
-            keep_states=return_states,
-            initial_history=history,
-            return_history=return_state,
-        )
-        odefunc.nfe += sol.nfe
-        aux, rec = (sol.aux, None) if plan is None else plan.split(sol.aux, grid)
+        sol = None
+        if blocked is None:
+            sol = solve(
+                ODEFuncFromFX.solver_field,
+                v0,
+                grid,
+                run_method,
+                alpha=alphas,
+                coefficients=coefs,
+                options=opts or None,
+                args=args,
+                has_aux=True,
+                keep_states=return_states,
+                initial_history=history,
+                return_history=return_state,
+            )
+        solved, nfe = blocked if sol is None else (sol.aux, sol.nfe)
+        odefunc.nfe += nfe
+        aux, rec = (solved, None) if plan is None else plan.split(solved, grid)
         out = odefunc.post(tuple(a[rows] for a in aux), *model_args, **model_kwargs)
         extras: list[Any] = []
         if return_states:
+            assert sol is not None
             extras.append(tuple(y[rows] for y in sol.ys))
         if rec is not None and probe_silence:
             self._warn_silent_layers(rec, grid)
         elif rec is not None:
             extras.append(rec)
         if return_state:
-            assert sol.history is not None
+            assert sol is not None and sol.history is not None
             samples, times = _state.kept_samples(x, x_time, sol.history.end_time)
             extras.append(State(sol.history, samples, times))
         return (out, *extras) if extras else out
