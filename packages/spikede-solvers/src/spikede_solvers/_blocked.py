@@ -38,7 +38,7 @@ from torch import Tensor
 
 from spikede_solvers._checks import check_solve
 from spikede_solvers._engine import _Watch
-from spikede_solvers._soe import DEFAULT_TOL, DEFAULT_WINDOW, fit_soe_tail
+from spikede_solvers._history import soe_tail
 from spikede_solvers._weights import gl_weights, wide
 
 __all__ = ["BLOCK", "MAX_RECENT", "BlockPlan", "advance_block", "plan_blocks", "run_blocks"]
@@ -58,19 +58,16 @@ class BlockPlan:
         method: ``"euler"`` or ``"gl"``.
         h: The uniform step.
         block: Steps per block.
-        shapes: The state components' shapes.
         weights: Per component, ``gl``'s ``(scale, P, Q, lower, decay, absorb)``
             (``lower[i, j] = c_{i-j}``; ``P``, ``decay``, ``absorb`` empty without a
-            tail); ``()`` per component for ``euler``.
-        recent: Per component, ``R``: the exact rows carried.
+            tail; ``Q``'s width is ``R``, the exact rows carried); ``()`` per component
+            for ``euler``.
     """
 
     method: str
     h: float
     block: int
-    shapes: tuple[torch.Size, ...]
     weights: tuple[tuple[Tensor, ...], ...]
-    recent: tuple[int, ...]
 
     def initial(self, y0: Sequence[Tensor]) -> tuple[Tensor, ...]:
         """The carry before the first block: ``(y0...)`` for ``euler``; for ``gl`` per
@@ -78,9 +75,9 @@ class BlockPlan:
         if self.method == "euler":
             return tuple(y0)
         carry: list[Tensor] = []
-        for y, (_, p, *_rest), recent in zip(y0, self.weights, self.recent):
+        for y, (_, p, q, *_rest) in zip(y0, self.weights):
             n = y.numel()
-            carry += [y.new_zeros(p.shape[1], n), y.new_zeros(recent, n), y.new_zeros(n)]
+            carry += [y.new_zeros(p.shape[1], n), y.new_zeros(q.shape[1], n), y.new_zeros(n)]
         return tuple(carry)
 
 
@@ -95,14 +92,7 @@ def _gl_weights(
     scale = (a64.new_tensor(h) ** a64).to(dtype)
     tail = None
     if memory is None:
-        terms = options.get("soe_terms")
-        tail = fit_soe_tail(
-            coefs,
-            int(options.get("soe_window", DEFAULT_WINDOW)),
-            None if terms is None else int(terms),
-            like.dim(),
-            float(options.get("soe_tol", DEFAULT_TOL)),
-        )
+        tail = soe_tail(options, coefs, like)
         window = coefs.shape[0] if tail is None else tail.window
     else:
         window = memory
@@ -172,13 +162,12 @@ def plan_blocks(
         return "the grid has a single point"
     if not problem.uniform:
         return "the grid is not uniform"
-    shapes = tuple(y.shape for y in problem.y0)
     if method == "euler":
-        return BlockPlan("euler", problem.h, block, shapes, tuple(() for _ in shapes), (0,) * len(shapes))
+        return BlockPlan("euler", problem.h, block, tuple(() for _ in problem.y0))
     opts = problem.options
     if problem.memory is None and opts.get("history", "full") != "soe":
         return "the full history grows with every step (history='soe' or memory=M is blocked)"
-    weights, recents = [], []
+    weights = []
     for comp, y in zip(problem.components, problem.y0):
         if comp.coefficients is not None or comp.orders is None or comp.orders.dim() != 0:
             return "only single-term orders, one per component, are blocked"
@@ -188,8 +177,7 @@ def plan_blocks(
         if recent > MAX_RECENT:
             return f"a window of {recent + 1} exact lags is longer than a block carries ({MAX_RECENT + 1})"
         weights.append(w)
-        recents.append(recent)
-    return BlockPlan("gl", problem.h, block, shapes, tuple(weights), tuple(recents))
+    return BlockPlan("gl", problem.h, block, tuple(weights))
 
 
 def advance_block(
@@ -265,8 +253,7 @@ def advance_block(
 def _total(y: tuple[Tensor, ...]) -> Tensor:
     """One number that is finite exactly when every component is (a finiteness probe;
     detached, so that no backward runs for it)."""
-    y = tuple(v.detach() for v in y)
-    return sum(v.sum() for v in y[1:]) + y[0].sum() if len(y) > 1 else y[0].sum()
+    return sum(v.detach().sum() for v in y)
 
 
 def run_blocks(

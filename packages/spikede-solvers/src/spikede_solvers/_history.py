@@ -30,6 +30,8 @@ Two variants share the buffer and the token chain:
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import Tensor
 
@@ -39,7 +41,7 @@ from spikede_solvers._soe import DEFAULT_TOL, DEFAULT_WINDOW, SoeTail, fit_soe_t
 from spikede_solvers._stream import StreamingHistory
 from spikede_solvers._stream_exact import DEFAULT_STREAM_BLOCK, ExactStreamingHistory
 
-__all__ = ["DEFAULT_BLOCK", "History", "new_history", "soe_terms", "streamable"]
+__all__ = ["DEFAULT_BLOCK", "History", "new_history", "soe_tail", "soe_terms", "streamable"]
 
 #: Steps per block of the blocked exact history sum (``options={"block": k}``).
 DEFAULT_BLOCK = 64
@@ -303,17 +305,23 @@ def new_history(
             0 if problem.memory is not None else int(problem.options.get("block", DEFAULT_BLOCK))
         )
         return History(rows, like, block=block, reuse_for_grad=reuse)
-    terms = problem.options.get("soe_terms")
-    tail = fit_soe_tail(
-        torch.flip(coef_rev, dims=(0,)),
-        int(problem.options.get("soe_window", DEFAULT_WINDOW)),
-        None if terms is None else int(terms),
-        like.dim(),
-        float(problem.options.get("soe_tol", DEFAULT_TOL)),
-    )
+    tail = soe_tail(problem.options, torch.flip(coef_rev, dims=(0,)), like)
     if streams and tail is not None:
         return StreamingHistory(like, coef_rev, tail)
     return History(rows, like, tail, reuse_for_grad=reuse)
+
+
+def soe_tail(options: dict[str, Any], coef_by_lag: Tensor, like: Tensor) -> SoeTail | None:
+    """The SOE tail of ``coef_by_lag`` that ``history="soe"`` fits for a state like
+    ``like`` (``options``' ``soe_window``, ``soe_terms``, ``soe_tol``)."""
+    terms = options.get("soe_terms")
+    return fit_soe_tail(
+        coef_by_lag,
+        int(options.get("soe_window", DEFAULT_WINDOW)),
+        None if terms is None else int(terms),
+        like.dim(),
+        float(options.get("soe_tol", DEFAULT_TOL)),
+    )
 
 
 def _weighted(w: Tensor, hist: Tensor) -> Tensor:
