@@ -130,9 +130,7 @@ def test_api_page_documents_every_public_name(site: Path, module_name: str) -> N
     anchors = set(re.findall(r'id="([^"]+)"', html))
     names = public_names(module_name)
     missing = [name for name in names if f"{module_name}.{name}" not in anchors]
-    assert not missing, (
-        f"{module_name}: public names missing from the API page: {missing}"
-    )
+    assert not missing, f"{module_name}: public names missing from the API page: {missing}"
 
 
 def test_every_image_of_every_page_is_in_the_site(site: Path) -> None:
@@ -171,9 +169,7 @@ def test_mathjax_is_served_by_the_site_not_a_cdn(site: Path) -> None:
 
 
 def test_search_index_holds_the_tutorials(site: Path) -> None:
-    index = json.loads(
-        (site / "search" / "search_index.json").read_text(encoding="utf-8")
-    )
+    index = json.loads((site / "search" / "search_index.json").read_text(encoding="utf-8"))
     locations = {doc["location"].split("#")[0] for doc in index["docs"]}
     assert "tutorials/solvers/" in locations
     assert any("mittag" in doc["text"].lower() for doc in index["docs"])
@@ -192,7 +188,7 @@ def test_cross_package_links_resolve(site: Path) -> None:
 class WebDriver:
     """Just enough of the W3C WebDriver protocol, over ``urllib``, to drive chromedriver."""
 
-    def __init__(self, driver_url: str, chromium: str, user_data_dir: str) -> None:
+    def __init__(self, driver_url: str, chromium: str, user_data_dir: str, start_s: float) -> None:
         self.base = driver_url
         caps = {
             "capabilities": {
@@ -205,9 +201,15 @@ class WebDriver:
                 }
             }
         }
-        self.session = self._call("POST", "/session", caps)["sessionId"]
+        self.session = self._call("POST", "/session", caps, timeout_s=start_s)["sessionId"]
 
-    def _call(self, method: str, path: str, body: object | None = None) -> dict:
+    def _call(
+        self,
+        method: str,
+        path: str,
+        body: object | None = None,
+        timeout_s: float = 60.0,
+    ) -> dict:
         data = None if body is None else json.dumps(body).encode()
         request = urllib.request.Request(
             self.base + path,
@@ -216,12 +218,10 @@ class WebDriver:
             headers={"Content-Type": "application/json"},
         )
         try:
-            with urllib.request.urlopen(request, timeout=60) as response:
+            with urllib.request.urlopen(request, timeout=timeout_s) as response:
                 return json.loads(response.read())["value"]
         except urllib.error.HTTPError as exc:
-            raise AssertionError(
-                f"WebDriver {method} {path}: {exc.read().decode()}"
-            ) from exc
+            raise AssertionError(f"WebDriver {method} {path}: {exc.read().decode()}") from exc
 
     def get(self, url: str) -> None:
         self._call("POST", f"/session/{self.session}/url", {"url": url})
@@ -248,9 +248,7 @@ class WebDriver:
             if value:
                 return value
             if time.monotonic() > end:
-                pytest.fail(
-                    f"gave up waiting {timeout_s} s for {what}; last value {value!r}"
-                )
+                pytest.fail(f"gave up waiting {timeout_s} s for {what}; last value {value!r}")
             time.sleep(0.1)
 
     def quit(self) -> None:
@@ -284,9 +282,45 @@ def server(site: Path) -> Iterator[str]:
         proc.wait(timeout=10)
 
 
+# chromedriver gives up on a browser that has not started after 60 s; waiting longer lets
+# its own error (in its log) reach the failure message instead of a bare socket timeout
+BROWSER_START_S = 150.0
+BROWSER_ATTEMPTS = 2
+
+
+def start_browser(
+    chromedriver: str, chromium: str, workdir: Path
+) -> tuple[subprocess.Popen, WebDriver]:
+    """Start chromedriver and one browser session in ``workdir``."""
+    port = free_port()
+    driver = subprocess.Popen(
+        [chromedriver, f"--port={port}", f"--log-path={workdir / 'chromedriver.log'}"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_http(f"http://127.0.0.1:{port}/status")
+        web = WebDriver(
+            f"http://127.0.0.1:{port}",
+            chromium,
+            str(workdir / "profile"),
+            BROWSER_START_S,
+        )
+    except BaseException:
+        driver.terminate()
+        driver.wait(timeout=10)
+        raise
+    return driver, web
+
+
 @pytest.fixture(scope="module")
 def browser(server: str) -> Iterator[WebDriver]:
-    """Headless Chromium driven by chromedriver; skips when either is not installed."""
+    """Headless Chromium driven by chromedriver; skips when either is not installed.
+
+    A first start on a fresh machine can stall (a cold disk, a loaded host), so a failed
+    start is retried once with a new driver and profile; if both fail, the failure shows
+    the tail of chromedriver's log.
+    """
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     chromedriver = shutil.which("chromedriver")
     if chromium is None or chromedriver is None:
@@ -299,25 +333,30 @@ def browser(server: str) -> Iterator[WebDriver]:
             f"browser test needs Debian's chromium and chromium-driver; not found: {missing} "
             "(apt-get install -y chromium chromium-driver)"
         )
-    port = free_port()
-    driver = subprocess.Popen(
-        [chromedriver, f"--port={port}"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    profile = tempfile.mkdtemp(prefix="spikede-docs-chromium-")
-    try:
-        wait_http(f"http://127.0.0.1:{port}/status")
-        web = WebDriver(f"http://127.0.0.1:{port}", chromium, profile)
-        web.set_window(*WINDOW)
+    failures = []
+    for attempt in range(1, BROWSER_ATTEMPTS + 1):
+        workdir = Path(tempfile.mkdtemp(prefix="spikede-docs-chromium-"))
         try:
+            driver, web = start_browser(chromedriver, chromium, workdir)
+        except (OSError, AssertionError) as exc:
+            log = workdir / "chromedriver.log"
+            tail = log.read_text(errors="replace")[-3000:] if log.exists() else ""
+            failures.append(f"attempt {attempt}: {exc!r}\n{tail}")
+            shutil.rmtree(workdir, ignore_errors=True)
+            continue
+        try:
+            web.set_window(*WINDOW)
             yield web
         finally:
             web.quit()
-    finally:
-        driver.terminate()
-        driver.wait(timeout=10)
-        shutil.rmtree(profile, ignore_errors=True)
+            driver.terminate()
+            driver.wait(timeout=10)
+            shutil.rmtree(workdir, ignore_errors=True)
+        return
+    pytest.fail(
+        f"headless chromium did not start ({BROWSER_ATTEMPTS} attempts, "
+        f"{BROWSER_START_S:.0f} s each); chromedriver's log:\n" + "\n".join(failures)
+    )
 
 
 @pytest.mark.parametrize("module_name", sorted(PACKAGES))
@@ -326,8 +365,7 @@ def test_browser_api_page_renders_public_names(
 ) -> None:
     browser.get(server + PACKAGES[module_name].removesuffix("index.html"))
     title = browser.wait_for(
-        "return document.querySelector('h1') && "
-        "document.querySelector('h1').textContent",
+        "return document.querySelector('h1') && document.querySelector('h1').textContent",
         "the page title",
     )
     assert module_name in title
@@ -335,9 +373,7 @@ def test_browser_api_page_renders_public_names(
         "return Array.from(document.querySelectorAll('.doc-heading'))"
         ".filter(h => h.offsetParent !== null).map(h => h.id)"
     )
-    missing = [
-        n for n in public_names(module_name) if f"{module_name}.{n}" not in shown
-    ]
+    missing = [n for n in public_names(module_name) if f"{module_name}.{n}" not in shown]
     assert not missing, f"{module_name}: not rendered in the browser: {missing}"
 
 
@@ -440,8 +476,14 @@ def rendered(browser: WebDriver, server: str, site: Path) -> dict[str, dict]:
 
 
 def test_browser_loads_every_page(rendered: dict[str, dict]) -> None:
-    for page in ["", "guide/solvers/", "reference/errors/", "reference/references/",
-                 "reference/changelog/", *[p.removesuffix("index.html") for p in PACKAGES.values()]]:
+    for page in [
+        "",
+        "guide/solvers/",
+        "reference/errors/",
+        "reference/references/",
+        "reference/changelog/",
+        *[p.removesuffix("index.html") for p in PACKAGES.values()],
+    ]:
         assert page in rendered, page
     untitled = [page for page, report in rendered.items() if "spikeDE" not in report["title"]]
     assert not untitled, untitled
@@ -471,7 +513,9 @@ def test_browser_api_signatures_fit_their_box(rendered: dict[str, dict]) -> None
     signatures = 0
     for module_name, page in PACKAGES.items():
         report = rendered[page.removesuffix("index.html")]
-        assert not report["clipped"], f"{module_name}: signatures wider than the page: {report['clipped']}"
+        assert not report["clipped"], (
+            f"{module_name}: signatures wider than the page: {report['clipped']}"
+        )
     for page, report in rendered.items():
         assert not report["clipped"], f"{page}: signatures wider than the page: {report['clipped']}"
         signatures += page.startswith("api/")
