@@ -64,6 +64,28 @@ def test_blocked_solve_equals_the_per_step_solve(case: str, dtype: torch.dtype) 
 
 
 @pytest.mark.parametrize("case", ["gl soe", "gl memory 5", "euler"])
+def test_blocked_states_are_the_states_each_evaluation_sees(case: str) -> None:
+    """``states=True`` appends the state components to the auxiliary outputs: they equal
+    ``solve``'s states at the grid points (the field's own copies of them, here)."""
+    method, kw = CASES[case]
+    points = 2 * BLOCK + 5
+    t = 0.5 * torch.arange(points, dtype=torch.float64)
+    x, _, block_field, func, y0 = _network(torch.float64, points)
+    sol = solve(func, y0, t, method, has_aux=True, **kw)
+    plan = plan_blocks(y0, t, method, **kw)
+    assert not isinstance(plan, str), plan
+    step = functools.partial(advance_block, block_field, states=True)
+    aux, _ = run_blocks(plan, step, y0, t, functools.partial(_rows, x))
+    assert len(aux) == 3 + len(y0)
+    assert 0.05 < float(aux[0].mean()) < 0.95
+    for got, want in zip(aux[3:], sol.ys):
+        assert got.shape == want.shape
+        torch.testing.assert_close(got, want, atol=1e-12, rtol=1e-12)
+    for got, want in zip(aux[3:], aux[1:3]):
+        torch.testing.assert_close(got, want, atol=0.0, rtol=0.0)
+
+
+@pytest.mark.parametrize("case", ["gl soe", "gl memory 5", "euler"])
 def test_blocked_gradients_equal_the_per_step_solve(case: str) -> None:
     method, kw = CASES[case]
     points = 3 * BLOCK + 5

@@ -106,3 +106,39 @@ def test_compiled_blocks_record_what_eager_records():
     for p, q in zip(compiled.parameters(), eager.parameters()):
         if q.grad is not None:
             torch.testing.assert_close(p.grad, q.grad, atol=1e-5, rtol=1e-4)
+
+
+@pytest.mark.slow
+def test_compiled_blocks_return_eager_states():
+    """``return_states=True`` under ``compile=True`` takes the membranes out of the
+    blocks: eager's values at every grid point, and eager's gradients through them."""
+    import torch
+
+    torch.manual_seed(2)
+    model = nn.Sequential(nn.Linear(4, 8), LIFNeuron(), nn.Linear(8, 3), LIFNeuron())
+    with torch.no_grad():  # excitatory weights: both layers fire
+        model[0].weight.abs_()
+        model[0].bias.fill_(0.2)
+        model[2].weight.abs_().mul_(1.5)
+        model[2].bias.zero_()
+    options = {"history": "soe"}
+    eager = SNNWrapper(copy.deepcopy(model), alpha=0.6, options=options).eval()
+    compiled = SNNWrapper(copy.deepcopy(model), alpha=0.6, options=options, compile=True).eval()
+    x = 3.0 * torch.rand(19, 2, 4)
+    out, states = compiled(x, return_states=True)
+    want, want_states = eager(x, return_states=True)
+    assert any(k.startswith("blocks_") and k.endswith("_states") for k in compiled._compiled_graphs)
+    _, rec = eager(x, record=True)
+    for name in rec.names:
+        rate = float(rec.spikes[name].detach().mean())
+        assert 0.05 < rate < 0.95, (name, rate)
+    torch.testing.assert_close(out, want)
+    assert len(states) == len(want_states) == 2
+    for got, ref in zip(states, want_states):
+        assert got.shape == ref.shape == (19, *ref.shape[1:])
+        torch.testing.assert_close(got, ref, atol=1e-5, rtol=1e-5)
+    (out.sum() + states[0].square().sum()).backward()
+    (want.sum() + want_states[0].square().sum()).backward()
+    for p, q in zip(compiled.parameters(), eager.parameters()):
+        if q.grad is not None:
+            torch.testing.assert_close(p.grad, q.grad, atol=1e-5, rtol=1e-4)

@@ -188,6 +188,7 @@ def advance_block(
     inputs: tuple[Tensor, ...],
     extras: tuple[Any, ...],
     h: float,
+    states: bool = False,
 ) -> tuple[tuple[Tensor, ...], tuple[Tensor, ...], Tensor]:
     """Advance one block: ``inputs[k][i]`` are step ``i``'s inputs (``n = inputs[0].shape[0]``
     steps, at most the plan's block).
@@ -198,8 +199,9 @@ def advance_block(
 
     Returns:
         ``(carry, aux, probes)``: the carry after the block, each auxiliary output stacked
-        over the block's steps, and the sums of the state the last evaluation sees and
-        of the state after it (finiteness probes).
+        over the block's steps (with ``states``, followed by the components of the state
+        each evaluation sees), and the sums of the state the last evaluation sees and of
+        the state after it (finiteness probes).
     """
     n = inputs[0].shape[0]
     count = len(y0)
@@ -220,7 +222,7 @@ def advance_block(
             before = _total(y)  # the state the block's last evaluation sees
         out = field(*y, *(x[i] for x in inputs), *extras, h)
         dy, aux = out[:count], out[count:]
-        aux_steps.append(aux)
+        aux_steps.append((*aux, *y) if states else aux)
         if euler:
             y = tuple(yc + h * d for yc, d in zip(y, dy))
         else:
@@ -298,12 +300,12 @@ def run_blocks(
     return aux, points
 
 
-def blocks_compiled(field: Callable[..., Any], **compile_options: Any) -> Callable[..., Any]:
-    """``torch.compile`` of :func:`advance_block` with ``field`` bound (made once per
-    field: every block of every call reuses its graphs)."""
+def blocks_compiled(field: Callable[..., Any], states: bool = False, **compile_options: Any) -> Callable[..., Any]:
+    """``torch.compile`` of :func:`advance_block` with ``field`` (and ``states``) bound (made
+    once per field: every block of every call reuses its graphs)."""
 
     def step(weights, y0, carry, inputs, extras, h):  # type: ignore[no-untyped-def]
-        return advance_block(field, weights, y0, carry, inputs, extras, h)
+        return advance_block(field, weights, y0, carry, inputs, extras, h, states)
 
     # Dynamo keeps compiled graphs (and its recompile limit) per code object: a code
     # object of this field's own keeps other fields' graphs out of its cache.

@@ -30,8 +30,10 @@ def blocked_solve(
     alphas: Any,
     coefficients: Any,
     options: dict[str, Any],
-) -> tuple[tuple[torch.Tensor, ...], int] | None:
-    """The boundaries on the grid and the number of evaluations of a blocked solve, or
+    keep_states: bool = False,
+) -> tuple[tuple[torch.Tensor, ...], tuple[torch.Tensor, ...] | None, int] | None:
+    """The boundaries on the grid, the membranes at the grid points (with
+    ``keep_states``, else ``None``) and the number of evaluations of a blocked solve, or
     ``None`` when this solve is not blocked (the caller runs the per-step solve).
 
     With a recording (``args.record``) the recording graph is the field, and the
@@ -46,6 +48,7 @@ def blocked_solve(
         alphas: The orders per layer (``None`` for integer order).
         coefficients: Multi-term weights (``None`` when single-term).
         options: The solver options.
+        keep_states: Also return the membranes each evaluation sees.
     """
     table = args.table
     if table is None or coefficients is not None or options.get("checkpoint"):
@@ -63,14 +66,19 @@ def blocked_solve(
     else:  # the recording graphs, built once per set of recorded layers
         graph = record.state if table.split else record.ode
         key = f"blocks_{kind}_recording_{'_'.join(map(str, record.calls))}"
+    if keep_states:
+        key += "_states"
     if key not in compiled:
-        compiled[key] = blocks_compiled(graph.forward, dynamic=False)
-    return run_blocks(
+        compiled[key] = blocks_compiled(graph.forward, keep_states, dynamic=False)
+    aux, nfe = run_blocks(
         plan,
         compiled[key],
         v0,
         grid,
         lambda start, stop: table.chunk(start, plan.block),
         tuple(args.extras),
-        last_step=functools.partial(advance_block, graph.forward),
+        last_step=functools.partial(advance_block, graph.forward, states=keep_states),
     )
+    if not keep_states:
+        return aux, None, nfe
+    return aux[: len(aux) - len(v0)], aux[len(aux) - len(v0) :], nfe

@@ -192,9 +192,9 @@ class SNNWrapper(nn.Module):
         compile: Compile with ``torch.compile`` (once; later calls reuse it). Solves
             with ``euler`` or with ``gl`` and a streamed history (``history="soe"`` or
             ``memory`` up to 65 steps; fixed orders) compile a block of 8 steps, the
-            field and the updates together, into one graph (``record`` included); other
-            solves, and calls that return states or continue a state, compile the
-            vector field.
+            field and the updates together, into one graph (``record`` and
+            ``return_states`` included); other solves, and calls that save or continue
+            a state or set ``output_time``, compile the vector field.
             A new batch size or sequence length compiles new graphs.
 
     Raises:
@@ -670,8 +670,10 @@ class SNNWrapper(nn.Module):
         blocked = None
         # The first training call's look for silent layers compiles no blocks (the
         # per-step recording graph it needs compiles faster).
-        if self.compile and not probe_silence and not (return_states or return_state or continuing) and output_time is None:
-            blocked = blocked_solve(self._compiled(), args, v0, grid, run_method, alphas, coefs, opts)
+        if self.compile and not probe_silence and not (return_state or continuing) and output_time is None:
+            blocked = blocked_solve(
+                self._compiled(), args, v0, grid, run_method, alphas, coefs, opts, keep_states=return_states
+            )
         sol = None
         if blocked is None:
             sol = solve(
@@ -688,14 +690,14 @@ class SNNWrapper(nn.Module):
                 initial_history=history,
                 return_history=return_state,
             )
-        solved, nfe = blocked if sol is None else (sol.aux, sol.nfe)
+        solved, states, nfe = blocked if sol is None else (sol.aux, sol.ys, sol.nfe)
         odefunc.nfe += nfe
         aux, rec = (solved, None) if plan is None else plan.split(solved, grid)
         out = odefunc.post(tuple(a[rows] for a in aux), *model_args, **model_kwargs)
         extras: list[Any] = []
         if return_states:
-            assert sol is not None
-            extras.append(tuple(y[rows] for y in sol.ys))
+            assert states is not None
+            extras.append(tuple(y[rows] for y in states))
         if rec is not None and probe_silence:
             self._warn_silent_layers(rec, grid)
         elif rec is not None:
