@@ -3,9 +3,22 @@
 import copy
 
 import pytest
+import torch
 from torch import nn
 
 from spikede import LIFNeuron, SNNWrapper
+
+
+def _firing_model() -> nn.Sequential:
+    """Linear-LIF-Linear-LIF with excitatory weights: on ``3 * rand`` inputs both layers
+    fire (about 50% and 25% of steps), so equal outputs are not equal silences."""
+    model = nn.Sequential(nn.Linear(4, 8), LIFNeuron(), nn.Linear(8, 3), LIFNeuron())
+    with torch.no_grad():
+        model[0].weight.abs_()
+        model[0].bias.fill_(0.2)
+        model[2].weight.abs_().mul_(1.5)
+        model[2].bias.zero_()
+    return model
 
 
 @pytest.mark.slow
@@ -41,12 +54,7 @@ def test_compiled_blocks_match_eager_values_and_gradients(integrator, options):
     import torch._dynamo
 
     torch.manual_seed(0)
-    model = nn.Sequential(nn.Linear(4, 8), LIFNeuron(), nn.Linear(8, 3), LIFNeuron())
-    with torch.no_grad():  # excitatory weights: both layers fire (about 50% and 25%)
-        model[0].weight.abs_()
-        model[0].bias.fill_(0.2)
-        model[2].weight.abs_().mul_(1.5)
-        model[2].bias.zero_()
+    model = _firing_model()
     eager = SNNWrapper(copy.deepcopy(model), integrator=integrator, alpha=0.6, options=options)
     compiled = SNNWrapper(copy.deepcopy(model), integrator=integrator, alpha=0.6, options=options, compile=True)
     eager.eval()  # no first-call probe for silent layers: the compiled call is blocked at once
@@ -80,15 +88,9 @@ def test_compiled_blocks_match_eager_values_and_gradients(integrator, options):
 def test_compiled_blocks_record_what_eager_records():
     """``record=True`` under ``compile=True`` runs the recording graph in blocks: the
     same spikes and membranes as eager, and the same gradients."""
-    import torch
 
     torch.manual_seed(1)
-    model = nn.Sequential(nn.Linear(4, 8), LIFNeuron(), nn.Linear(8, 3), LIFNeuron())
-    with torch.no_grad():  # excitatory weights: both layers fire
-        model[0].weight.abs_()
-        model[0].bias.fill_(0.2)
-        model[2].weight.abs_().mul_(1.5)
-        model[2].bias.zero_()
+    model = _firing_model()
     options = {"history": "soe"}
     eager = SNNWrapper(copy.deepcopy(model), alpha=0.6, options=options).eval()
     compiled = SNNWrapper(copy.deepcopy(model), alpha=0.6, options=options, compile=True).eval()
@@ -112,15 +114,9 @@ def test_compiled_blocks_record_what_eager_records():
 def test_compiled_blocks_return_eager_states():
     """``return_states=True`` under ``compile=True`` takes the membranes out of the
     blocks: eager's values at every grid point, and eager's gradients through them."""
-    import torch
 
     torch.manual_seed(2)
-    model = nn.Sequential(nn.Linear(4, 8), LIFNeuron(), nn.Linear(8, 3), LIFNeuron())
-    with torch.no_grad():  # excitatory weights: both layers fire
-        model[0].weight.abs_()
-        model[0].bias.fill_(0.2)
-        model[2].weight.abs_().mul_(1.5)
-        model[2].bias.zero_()
+    model = _firing_model()
     options = {"history": "soe"}
     eager = SNNWrapper(copy.deepcopy(model), alpha=0.6, options=options).eval()
     compiled = SNNWrapper(copy.deepcopy(model), alpha=0.6, options=options, compile=True).eval()
