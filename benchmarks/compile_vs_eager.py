@@ -1,13 +1,16 @@
 """``compile=True`` against eager on the suite's W1 and W2, one thread.
 
-Run: ``python benchmarks/compile_vs_eager.py [--T w1=1000,w2=200] [--repeat 5]``.
+Run: ``python benchmarks/compile_vs_eager.py [--T w1=1000,w2=200] [--repeat 5]
+[--chunk N]``.
 
 The networks, weights and inputs are those of ``run.py`` (every layer fires; the rates are
 printed). Cases: ``odeint``/``euler`` and ``fdeint``/``gl`` with ``history="soe"``. Each
 wrapper is warmed up (forward and backward, so that both compiled graphs exist, one for
 grad mode and one without), twice; then eager and compiled calls alternate, and a ratio is the
 median over the repeats of ``compiled / eager`` of adjacent calls (the machine's slow
-spells hit both sides of a pair).
+spells hit both sides of a pair). With ``--chunk N`` a call streams the input in chunks
+of ``N`` steps, each continuing the previous chunk's state (``return_state`` /
+``initial_state``; in training each chunk backpropagates and its state is detached).
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--T", default="w1=1000,w2=200", help="steps per workload, e.g. w1=400,w2=100")
     p.add_argument("--repeat", type=int, default=5)
+    p.add_argument("--chunk", type=int, default=0, help="stream in chunks of this many steps")
     args = p.parse_args(argv)
     lengths = {k: int(v) for k, v in (item.split("=") for item in args.T.split(","))}
     torch.set_num_threads(1)
@@ -47,12 +51,26 @@ def main(argv: list[str] | None = None) -> None:
                 for flag in (False, True)
             }
 
-            def fwd(snn: SNNWrapper, x: torch.Tensor = x, options: dict | None = options) -> None:
-                with torch.no_grad():
-                    snn(x, options=options)
+            chunks = x.split(args.chunk) if args.chunk else None
 
-            def both(snn: SNNWrapper, x: torch.Tensor = x, options: dict | None = options) -> None:
-                snn(x, options=options).sum().backward()
+            def fwd(snn: SNNWrapper, x: torch.Tensor = x, options: dict | None = options, chunks: tuple | None = chunks) -> None:
+                with torch.no_grad():
+                    if chunks is None:
+                        snn(x, options=options)
+                        return
+                    state = None
+                    for part in chunks:
+                        _, state = snn(part, options=options, return_state=True, initial_state=state)
+
+            def both(snn: SNNWrapper, x: torch.Tensor = x, options: dict | None = options, chunks: tuple | None = chunks) -> None:
+                if chunks is None:
+                    snn(x, options=options).sum().backward()
+                    return
+                state = None
+                for part in chunks:
+                    out, state = snn(part, options=options, return_state=True, initial_state=state)
+                    out.sum().backward()
+                    state = state.detach()  # truncated backpropagation through time
 
             for _ in range(2):  # the first no-grad call after the first training call is slow too
                 for snn in snns.values():
@@ -73,7 +91,7 @@ def main(argv: list[str] | None = None) -> None:
             med = {key: statistics.median(v) * 1e3 for key, v in times.items()}
             rates = " / ".join(f"{r:.3f}" for r in suite.firing_rates(case) or [])
             print(
-                f"| {workload} T={T} | {label} | {med[(False, 0)]:.1f} / {med[(False, 1)]:.1f} ms "
+                f"| {workload} T={T}{f' in chunks of {args.chunk}' if chunks else ''} | {label} | {med[(False, 0)]:.1f} / {med[(False, 1)]:.1f} ms "
                 f"| {med[(True, 0)]:.1f} / {med[(True, 1)]:.1f} ms "
                 f"| {ratio[0]:.2f}x / {ratio[1]:.2f}x | {rates} |",
                 flush=True,

@@ -53,7 +53,7 @@ def test_blocked_solve_equals_the_per_step_solve(case: str, dtype: torch.dtype) 
     sol = solve(func, y0, t, method, has_aux=True, **kw)
     plan = plan_blocks(y0, t, method, **kw)
     assert not isinstance(plan, str), plan
-    aux, nfe = run_blocks(plan, lambda *a: advance_block(block_field, *a), y0, t, lambda a, b: (x[a:b],))
+    aux, nfe, _ = run_blocks(plan, lambda *a: advance_block(block_field, *a), y0, t, lambda a, b: (x[a:b],))
     assert nfe == sol.nfe == points
     rate = float(aux[0].mean())
     assert 0.05 < rate < 0.95, rate  # the spikes compared are not all equal by silence
@@ -75,7 +75,7 @@ def test_blocked_states_are_the_states_each_evaluation_sees(case: str) -> None:
     plan = plan_blocks(y0, t, method, **kw)
     assert not isinstance(plan, str), plan
     step = functools.partial(advance_block, block_field, states=True)
-    aux, _ = run_blocks(plan, step, y0, t, functools.partial(_rows, x))
+    aux, _, _ = run_blocks(plan, step, y0, t, functools.partial(_rows, x))
     assert len(aux) == 3 + len(y0)
     assert 0.05 < float(aux[0].mean()) < 0.95
     for got, want in zip(aux[3:], sol.ys):
@@ -99,7 +99,7 @@ def test_blocked_gradients_equal_the_per_step_solve(case: str) -> None:
             plan = plan_blocks(y0, t, method, **kw)
             assert not isinstance(plan, str), plan
             step = functools.partial(advance_block, block_field)
-            aux, _ = run_blocks(plan, step, y0, t, functools.partial(_rows, x))
+            aux, _, _ = run_blocks(plan, step, y0, t, functools.partial(_rows, x))
             ys = aux[1:]
         else:
             ys = solve(func, y0, t, method, has_aux=True, **kw).ys
@@ -155,16 +155,16 @@ def test_a_compiled_block_equals_the_uncompiled_one_and_compiles_once() -> None:
     x, _, block_field, _, y0 = _network(torch.float32, points)
     plan = plan_blocks(y0, t, "gl", alpha=[0.6, 0.8], options={"history": "soe"})
     assert not isinstance(plan, str)
-    want, _ = run_blocks(plan, lambda *a: advance_block(block_field, *a), y0, t, lambda a, b: (x[a:b],))
+    want, _, _ = run_blocks(plan, lambda *a: advance_block(block_field, *a), y0, t, lambda a, b: (x[a:b],))
     torch._dynamo.reset()
     stats = torch._dynamo.utils.counters["stats"]  # counts over the process: compare changes
     before = stats["unique_graphs"]
     step = blocks_compiled(block_field, fullgraph=True, dynamic=False)
     last = functools.partial(advance_block, block_field)
-    got, _ = run_blocks(plan, step, y0, t, functools.partial(_rows, x), last_step=last)
+    got, _, _ = run_blocks(plan, step, y0, t, functools.partial(_rows, x), last_step=last)
     graphs = stats["unique_graphs"]
     assert graphs - before == 1  # the full blocks' (the last, shorter one runs uncompiled)
-    again, _ = run_blocks(plan, step, y0, t, functools.partial(_rows, 2.0 * x), last_step=last)
+    again, _, _ = run_blocks(plan, step, y0, t, functools.partial(_rows, 2.0 * x), last_step=last)
     assert stats["unique_graphs"] == graphs
     for g, w in zip(got, want):
         torch.testing.assert_close(g, w, atol=2e-5, rtol=2e-5)
@@ -192,8 +192,8 @@ def test_each_field_keeps_its_own_compiled_graphs() -> None:
         step = blocks_compiled(field, backend="eager")
         for grad in (False, True):
             with torch.set_grad_enabled(grad):
-                aux, _ = run_blocks(plan, step, y0, t, functools.partial(_rows, t))
-        want, _ = run_blocks(plan, functools.partial(advance_block, field), y0, t, functools.partial(_rows, t))
+                aux, _, _ = run_blocks(plan, step, y0, t, functools.partial(_rows, t))
+        want, _, _ = run_blocks(plan, functools.partial(advance_block, field), y0, t, functools.partial(_rows, t))
         torch.testing.assert_close(aux[0], want[0])
     ok, total = frames["ok"] - before[0], frames["total"] - before[1]
     assert ok == total == 2 * fields  # every field compiled in both grad modes, none fell back

@@ -138,3 +138,53 @@ def test_compiled_blocks_return_eager_states():
     for p, q in zip(compiled.parameters(), eager.parameters()):
         if q.grad is not None:
             torch.testing.assert_close(p.grad, q.grad, atol=1e-5, rtol=1e-4)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("integrator", "options"),
+    [("fdeint", {"history": "soe"}), ("fdeint", {"memory": 5}), ("odeint", None)],
+)
+def test_compiled_blocks_stream_chunks_as_eager(monkeypatch, integrator, options):
+    """A stream in chunks (``return_state`` / ``initial_state``) runs in the compiled
+    blocks: each chunk's output and membranes and the saved state are eager's."""
+    import itertools
+
+    import spikede._wrapper as wrapper_module
+
+    blocked = []
+    original = wrapper_module.blocked_solve
+
+    def spy(*args, **kwargs):
+        result = original(*args, **kwargs)
+        blocked.append(result is not None)
+        return result
+
+    monkeypatch.setattr(wrapper_module, "blocked_solve", spy)
+    torch.manual_seed(3)
+    model = _firing_model()
+    eager = SNNWrapper(copy.deepcopy(model), integrator=integrator, alpha=0.6, options=options).eval()
+    compiled = SNNWrapper(copy.deepcopy(model), integrator=integrator, alpha=0.6, options=options, compile=True).eval()
+    x = 3.0 * torch.rand(45, 2, 4)
+    bounds = [0, 5, 21, 45]  # a chunk shorter than a block; chunks that end inside one
+    state = want_state = None
+    spikes = []
+    for lo, hi in itertools.pairwise(bounds):
+        with torch.no_grad():  # streamed inference (a fractional state carries no gradient)
+            out, ys, state = compiled(x[lo:hi], return_states=True, return_state=True, initial_state=state)
+            want, want_ys, want_state = eager(x[lo:hi], return_states=True, return_state=True, initial_state=want_state)
+        spikes.append(want)
+        torch.testing.assert_close(out, want)
+        for got, ref in zip(ys, want_ys):
+            torch.testing.assert_close(got, ref, atol=1e-5, rtol=1e-5)
+        assert state.history.offset == want_state.history.offset
+        torch.testing.assert_close(state.history.times, want_state.history.times)
+        for got, ref in zip(state.history.y, want_state.history.y):
+            torch.testing.assert_close(got, ref, atol=1e-5, rtol=1e-5)
+        for got, ref in zip(state.history.saved, want_state.history.saved):
+            if ref is not None:
+                assert got.first == ref.first
+                torch.testing.assert_close(got.rows, ref.rows, atol=1e-5, rtol=1e-5)
+    assert blocked == [True] * 3
+    rate = float(torch.cat(spikes).mean())
+    assert 0.05 < rate < 0.95, rate

@@ -29,6 +29,7 @@ Nothing depends on the block's position: every block runs the same function.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -36,9 +37,12 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from spikede_solvers._base import Problem
 from spikede_solvers._checks import check_solve
 from spikede_solvers._engine import _Watch
 from spikede_solvers._history import soe_tail
+from spikede_solvers._resume import History, check_continued, continued_grid
+from spikede_solvers._soe import SoeTail
 from spikede_solvers._weights import gl_weights, wide
 
 __all__ = ["BLOCK", "MAX_RECENT", "BlockPlan", "advance_block", "plan_blocks", "run_blocks"]
@@ -62,12 +66,19 @@ class BlockPlan:
             (``lower[i, j] = c_{i-j}``; ``P``, ``decay``, ``absorb`` empty without a
             tail; ``Q``'s width is ``R``, the exact rows carried); ``()`` per component
             for ``euler``.
+        problem: The checked problem on the whole (for a continued solve, virtual) grid:
+            what saving the history needs (see :mod:`spikede_solvers._blocked_resume`).
+        windows: Per component, the exact lags ``W`` of ``gl`` (empty for ``euler``).
+        tails: Per component, the SOE tail ``gl`` uses (``None`` for ``memory``).
     """
 
     method: str
     h: float
     block: int
     weights: tuple[tuple[Tensor, ...], ...]
+    problem: Problem | None = None
+    windows: tuple[int, ...] = ()
+    tails: tuple[SoeTail | None, ...] = ()
 
     def initial(self, y0: Sequence[Tensor]) -> tuple[Tensor, ...]:
         """The carry before the first block: ``(y0...)`` for ``euler``; for ``gl`` per
@@ -82,17 +93,25 @@ class BlockPlan:
 
 
 def _gl_weights(
-    order: Tensor, n_points: int, h: float, like: Tensor, memory: int | None, options: dict[str, Any], block: int
-) -> tuple[tuple[Tensor, ...], int]:
-    """``gl``'s block weights for one component, and ``R``; the coefficients and the SOE
-    tail are those :class:`~spikede_solvers._stream.StreamingHistory` streams."""
+    order: Tensor,
+    n_points: int,
+    h: float,
+    like: Tensor,
+    memory: int | None,
+    options: dict[str, Any],
+    block: int,
+    saved_tail: SoeTail | None = None,
+) -> tuple[tuple[Tensor, ...], int, SoeTail | None]:
+    """``gl``'s block weights for one component, its window ``W`` and its SOE tail; the
+    coefficients and the tail are those :class:`~spikede_solvers._stream.StreamingHistory`
+    streams (a continued solve's saved tail replaces the fit, as there)."""
     dtype = like.dtype
     a64 = wide(order.detach())
     coefs = gl_weights(a64, n_points)[1:].to(dtype)  # c_l = w_{l+1}, by lag
     scale = (a64.new_tensor(h) ** a64).to(dtype)
     tail = None
     if memory is None:
-        tail = soe_tail(options, coefs, like)
+        tail = soe_tail(options, coefs, like) if saved_tail is None else saved_tail
         window = coefs.shape[0] if tail is None else tail.window
     else:
         window = memory
@@ -121,7 +140,7 @@ def _gl_weights(
     decay = (decays**block).reshape(-1, 1)
     absorb = decays[:, None] ** (block - 1 - i)[None, :].double()
     weights = tuple(w.to(dtype) for w in (scale, p, q, lower, decay, absorb))
-    return weights, recent
+    return weights, window, tail
 
 
 def plan_blocks(
@@ -133,51 +152,65 @@ def plan_blocks(
     memory: int | None = None,
     options: dict[str, Any] | None = None,
     block: int = BLOCK,
+    initial_history: History | None = None,
 ) -> BlockPlan | str:
     """The plan of a blocked solve, or why this solve cannot be blocked (a sentence).
 
     The arguments are :func:`~spikede_solvers.solve`'s and are checked the same way.
     Blocked: ``euler``, and ``gl`` with a streaming history (``history="soe"`` or
     ``memory``) and single-term orders that need no gradient, one per component
-    (0-d), on a uniform grid.
+    (0-d), on a uniform grid. A continued solve (``initial_history``, ``y0=None``) is
+    planned on its virtual grid, the saved times followed by ``t``, as ``solve`` runs it.
 
     Args:
-        y0: The initial state components.
+        y0: The initial state components (``None`` with ``initial_history``).
         t: The grid.
         method: The method name.
         alpha: The orders (``gl``).
         memory: Short memory length (``gl``).
         options: Method options.
         block: Steps per block.
+        initial_history: The saved history this solve continues.
 
     Returns:
         A :class:`BlockPlan`, or the reason as a string.
     """
     if method not in ("euler", "gl"):
         return f"method {method!r} is not blocked (euler and gl are)"
+    if initial_history is not None:
+        t, y0 = continued_grid(initial_history, y0, t, method)
     _, problem = check_solve(
         lambda *a: None, tuple(y0), t, method, alpha, None, memory, options, False, False
     )
+    if initial_history is not None:
+        check_continued(initial_history, problem)
+        problem.offset = initial_history.offset
     if problem.n_points < 2:
         return "the grid has a single point"
     if not problem.uniform:
         return "the grid is not uniform"
     if method == "euler":
-        return BlockPlan("euler", problem.h, block, tuple(() for _ in problem.y0))
+        return BlockPlan("euler", problem.h, block, tuple(() for _ in problem.y0), problem)
     opts = problem.options
     if problem.memory is None and opts.get("history", "full") != "soe":
         return "the full history grows with every step (history='soe' or memory=M is blocked)"
-    weights = []
-    for comp, y in zip(problem.components, problem.y0):
+    saved = initial_history.saved if initial_history is not None else (None,) * len(problem.y0)
+    weights, windows, tails = [], [], []
+    for comp, y, kept in zip(problem.components, problem.y0, saved):
         if comp.coefficients is not None or comp.orders is None or comp.orders.dim() != 0:
             return "only single-term orders, one per component, are blocked"
         if comp.orders.requires_grad and torch.is_grad_enabled():
             return "learnable orders are not blocked"
-        w, recent = _gl_weights(comp.orders, problem.n_points, problem.h, y, problem.memory, opts, block)
-        if recent > MAX_RECENT:
-            return f"a window of {recent + 1} exact lags is longer than a block carries ({MAX_RECENT + 1})"
+        w, window, tail = _gl_weights(
+            comp.orders, problem.n_points, problem.h, y, problem.memory, opts, block,
+            None if kept is None else kept.tail,
+        )
+        if window - 1 > MAX_RECENT:
+            return f"a window of {window} exact lags is longer than a block carries ({MAX_RECENT + 1})"
         weights.append(w)
-    return BlockPlan("gl", problem.h, block, tuple(weights))
+        windows.append(window)
+        tails.append(tail)
+    return BlockPlan("gl", problem.h, block, tuple(weights), problem, tuple(windows), tuple(tails))
 
 
 def advance_block(
@@ -189,6 +222,7 @@ def advance_block(
     extras: tuple[Any, ...],
     h: float,
     states: bool = False,
+    final: bool = False,
 ) -> tuple[tuple[Tensor, ...], tuple[Tensor, ...], Tensor]:
     """Advance one block: ``inputs[k][i]`` are step ``i``'s inputs (``n = inputs[0].shape[0]``
     steps, at most the plan's block).
@@ -201,9 +235,11 @@ def advance_block(
         ``(carry, aux, probes)``: the carry after the block, each auxiliary output stacked
         over the block's steps (with ``states``, followed by the components of the state
         each evaluation sees), and the sums of the state the last evaluation sees and of
-        the state after it (finiteness probes).
+        the state after it (finiteness probes). With ``final`` (a grid's last block) the
+        last evaluation takes no step: the carry is the state at the last point.
     """
     n = inputs[0].shape[0]
+    updates = n - 1 if final else n
     count = len(y0)
     euler = len(weights[0]) == 0
     if euler:
@@ -223,6 +259,8 @@ def advance_block(
         out = field(*y, *(x[i] for x in inputs), *extras, h)
         dy, aux = out[:count], out[count:]
         aux_steps.append((*aux, *y) if states else aux)
+        if i == updates:
+            break
         if euler:
             y = tuple(yc + h * d for yc, d in zip(y, dy))
         else:
@@ -244,11 +282,15 @@ def advance_block(
     for c in range(count):
         _, wp, _, _, decay, absorb = weights[c]
         sums, recent, _ = parts[c]
-        joined = torch.cat([recent, torch.stack(rows[c][:n])])
-        if wp.shape[1]:  # the oldest n rows join the sums (d^n: absorb's column B - 1 - n)
-            decay_n = decay if n == absorb.shape[1] else absorb[:, absorb.shape[1] - 1 - n].unsqueeze(1)
-            sums = torch.addmm(decay_n * sums, absorb[:, absorb.shape[1] - n :], joined[:n])
-        out_carry += [sums, joined[n:], rows[c][n]]
+        if updates == 0:
+            out_carry += [sums, recent, rows[c][0]]
+            continue
+        joined = torch.cat([recent, torch.stack(rows[c][:updates])])
+        if wp.shape[1]:  # the oldest rows join the sums (d^u: absorb's column B - 1 - u)
+            u, width = updates, absorb.shape[1]
+            decay_u = decay if u == width else absorb[:, width - 1 - u].unsqueeze(1)
+            sums = torch.addmm(decay_u * sums, absorb[:, width - u :], joined[:u])
+        out_carry += [sums, joined[updates:], rows[c][updates]]
     return tuple(out_carry), stacked, probes
 
 
@@ -266,28 +308,35 @@ def run_blocks(
     inputs: Callable[[int, int], tuple[Tensor, ...]],
     extras: tuple[Any, ...] = (),
     last_step: Callable[..., tuple[tuple[Tensor, ...], tuple[Tensor, ...], Tensor]] | None = None,
-) -> tuple[tuple[Tensor, ...], int]:
+    carry: tuple[Tensor, ...] | None = None,
+    end_carry: bool = False,
+) -> tuple[tuple[Tensor, ...], int, tuple[Tensor, ...] | None]:
     """Run a blocked solve over the grid ``t``; return the auxiliary outputs stacked over
-    the grid points (evaluated at each, as :func:`~spikede_solvers.solve` records them)
-    and the number of evaluations.
+    the grid points (evaluated at each, as :func:`~spikede_solvers.solve` records them),
+    the number of evaluations, and with ``end_carry`` the carry at the last point (else
+    ``None``).
 
     ``step(weights, y0, carry, inputs, extras, h)`` is :func:`advance_block` with its field
     bound (compiled, or not); ``inputs(start, stop)`` the stacked inputs of grid points
     ``start .. stop - 1``. A last block shorter than the others runs ``last_step``
     (default ``step``): the uncompiled function, so that every grid length reuses the
-    full blocks' graphs instead of compiling one for its remainder.
+    full blocks' graphs instead of compiling one for its remainder. With ``end_carry``
+    the last block always runs ``last_step``, called with ``final=True``. ``carry`` is
+    the carry at ``t[0]`` (default: the plan's initial carry).
 
     Raises:
         FloatingPointError: If the solution became non-finite (the step is named).
     """
     y0 = tuple(y0)
     points = t.shape[0]
-    carry = plan.initial(y0)
+    carry = plan.initial(y0) if carry is None else carry
     aux_blocks: list[tuple[Tensor, ...]] = []
     watch = _Watch()
     for start in range(0, points, plan.block):
         stop = min(start + plan.block, points)
         run = step if stop - start == plan.block or last_step is None else last_step
+        if end_carry and stop == points:
+            run = functools.partial(last_step or step, final=True)
         carry, aux, probes = run(plan.weights, y0, carry, inputs(start, stop), extras, plan.h)
         aux_blocks.append(aux)
         # The evaluation at the last point is for its auxiliary outputs only: the last
@@ -297,7 +346,7 @@ def run_blocks(
         watch.sums.append(probes[0 if final else 1])
     watch.check(t, [plan.h] * max(points - 1, 1), [])
     aux = tuple(torch.cat(parts) for parts in zip(*aux_blocks)) if aux_blocks and aux_blocks[0] else ()
-    return aux, points
+    return aux, points, carry if end_carry else None
 
 
 def blocks_compiled(field: Callable[..., Any], states: bool = False, **compile_options: Any) -> Callable[..., Any]:

@@ -192,9 +192,9 @@ class SNNWrapper(nn.Module):
         compile: Compile with ``torch.compile`` (once; later calls reuse it). Solves
             with ``euler`` or with ``gl`` and a streamed history (``history="soe"`` or
             ``memory`` up to 65 steps; fixed orders) compile a block of 8 steps, the
-            field and the updates together, into one graph (``record`` and
-            ``return_states`` included); other solves, and calls that save or continue
-            a state or set ``output_time``, compile the vector field.
+            field and the updates together, into one graph (``record``,
+            ``return_states``, ``return_state`` and ``initial_state`` included); other
+            solves, and calls that set ``output_time``, compile the vector field.
             A new batch size or sequence length compiles new graphs.
 
     Raises:
@@ -670,9 +670,10 @@ class SNNWrapper(nn.Module):
         blocked = None
         # The first training call's look for silent layers compiles no blocks (the
         # per-step recording graph it needs compiles faster).
-        if self.compile and not probe_silence and not (return_state or continuing) and output_time is None:
+        if self.compile and not probe_silence and output_time is None:
             blocked = blocked_solve(
-                self._compiled(), args, v0, grid, run_method, alphas, coefs, opts, keep_states=return_states
+                self._compiled(), args, v0, grid, run_method, alphas, coefs, opts,
+                keep_states=return_states, initial_history=history, return_history=return_state,
             )
         sol = None
         if blocked is None:
@@ -690,7 +691,7 @@ class SNNWrapper(nn.Module):
                 initial_history=history,
                 return_history=return_state,
             )
-        solved, states, nfe = blocked if sol is None else (sol.aux, sol.ys, sol.nfe)
+        solved, states, nfe, saved = blocked if sol is None else (sol.aux, sol.ys, sol.nfe, sol.history)
         odefunc.nfe += nfe
         aux, rec = (solved, None) if plan is None else plan.split(solved, grid)
         out = odefunc.post(tuple(a[rows] for a in aux), *model_args, **model_kwargs)
@@ -703,9 +704,9 @@ class SNNWrapper(nn.Module):
         elif rec is not None:
             extras.append(rec)
         if return_state:
-            assert sol is not None and sol.history is not None
-            samples, times = _state.kept_samples(x, x_time, sol.history.end_time)
-            extras.append(State(sol.history, samples, times))
+            assert saved is not None
+            samples, times = _state.kept_samples(x, x_time, saved.end_time)
+            extras.append(State(saved, samples, times))
         return (out, *extras) if extras else out
 
     def _warn_silent_layers(self, rec: Any, grid: torch.Tensor) -> None:
