@@ -1,7 +1,7 @@
 """``compile=True`` against eager on the suite's W1 and W2, one thread.
 
 Run: ``python benchmarks/compile_vs_eager.py [--T w1=1000,w2=200] [--repeat 5]
-[--chunk N]``.
+[--chunk N] [--states]``.
 
 The networks, weights and inputs are those of ``run.py`` (every layer fires; the rates are
 printed). Cases: ``odeint``/``euler`` and ``fdeint``/``gl`` with ``history="soe"``. Each
@@ -11,6 +11,8 @@ median over the repeats of ``compiled / eager`` of adjacent calls (the machine's
 spells hit both sides of a pair). With ``--chunk N`` a call streams the input in chunks
 of ``N`` steps, each continuing the previous chunk's state (``return_state`` /
 ``initial_state``; in training each chunk backpropagates and its state is detached).
+With ``--states`` every call also returns the membranes (``return_states=True``; the
+training loss adds their sum).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
+from typing import Any
 
 import run as suite
 import torch
@@ -33,9 +36,26 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--T", default="w1=1000,w2=200", help="steps per workload, e.g. w1=400,w2=100")
     p.add_argument("--repeat", type=int, default=5)
     p.add_argument("--chunk", type=int, default=0, help="stream in chunks of this many steps")
+    p.add_argument("--states", action="store_true", help="return_states=True in every call")
     args = p.parse_args(argv)
     lengths = {k: int(v) for k, v in (item.split("=") for item in args.T.split(","))}
     torch.set_num_threads(1)
+    extra = {"return_states": True} if args.states else {}
+
+    def loss(result: Any) -> torch.Tensor:
+        """The output's sum, plus the membranes' with ``--states``."""
+        if not args.states:
+            return result.sum()
+        out, states = result
+        return out.sum() + sum(v.sum() for v in states)
+
+    def call(snn: SNNWrapper, part: torch.Tensor, state: Any, options: dict | None) -> tuple:
+        """One chunk: its result without the state, and the state it saves."""
+        if not args.chunk:
+            return snn(part, options=options, **extra), None
+        *result, state = snn(part, options=options, return_state=True, initial_state=state, **extra)
+        return (result[0] if len(result) == 1 else tuple(result)), state
+
     print("| workload | case | eager fwd / fwd+bwd | compiled fwd / fwd+bwd | compiled / eager | rates |")
     print("|---|---|---|---|---|---|")
     for workload, T in lengths.items():
@@ -51,26 +71,21 @@ def main(argv: list[str] | None = None) -> None:
                 for flag in (False, True)
             }
 
-            chunks = x.split(args.chunk) if args.chunk else None
+            chunks = x.split(args.chunk) if args.chunk else (x,)
 
-            def fwd(snn: SNNWrapper, x: torch.Tensor = x, options: dict | None = options, chunks: tuple | None = chunks) -> None:
+            def fwd(snn: SNNWrapper, options: dict | None = options, chunks: tuple = chunks) -> None:
+                state = None
                 with torch.no_grad():
-                    if chunks is None:
-                        snn(x, options=options)
-                        return
-                    state = None
                     for part in chunks:
-                        _, state = snn(part, options=options, return_state=True, initial_state=state)
+                        _, state = call(snn, part, state, options)
 
-            def both(snn: SNNWrapper, x: torch.Tensor = x, options: dict | None = options, chunks: tuple | None = chunks) -> None:
-                if chunks is None:
-                    snn(x, options=options).sum().backward()
-                    return
+            def both(snn: SNNWrapper, options: dict | None = options, chunks: tuple = chunks) -> None:
                 state = None
                 for part in chunks:
-                    out, state = snn(part, options=options, return_state=True, initial_state=state)
-                    out.sum().backward()
-                    state = state.detach()  # truncated backpropagation through time
+                    result, state = call(snn, part, state, options)
+                    loss(result).backward()
+                    if state is not None:
+                        state = state.detach()  # truncated backpropagation through time
 
             for _ in range(2):  # the first no-grad call after the first training call is slow too
                 for snn in snns.values():
@@ -91,7 +106,7 @@ def main(argv: list[str] | None = None) -> None:
             med = {key: statistics.median(v) * 1e3 for key, v in times.items()}
             rates = " / ".join(f"{r:.3f}" for r in suite.firing_rates(case) or [])
             print(
-                f"| {workload} T={T}{f' in chunks of {args.chunk}' if chunks else ''} | {label} | {med[(False, 0)]:.1f} / {med[(False, 1)]:.1f} ms "
+                f"| {workload} T={T}{f' in chunks of {args.chunk}' if args.chunk else ''}{', return_states' if args.states else ''} | {label} | {med[(False, 0)]:.1f} / {med[(False, 1)]:.1f} ms "
                 f"| {med[(True, 0)]:.1f} / {med[(True, 1)]:.1f} ms "
                 f"| {ratio[0]:.2f}x / {ratio[1]:.2f}x | {rates} |",
                 flush=True,
