@@ -50,7 +50,7 @@ def _blocked(method, kw, t, history=None):
     aux, _, end = run_blocks(
         plan, step, start, t, lambda a, b: (_input(t[a:b]),), carry=carry, end_carry=True
     )
-    return aux, history_from_carry(plan, end, start)
+    return aux, history_from_carry(plan, end)
 
 
 def _assert_same_history(got: History, want: History) -> None:

@@ -21,6 +21,16 @@ def _firing_model() -> nn.Sequential:
     return model
 
 
+def _eager_and_compiled(integrator: str = "fdeint", options: dict | None = None) -> tuple:
+    """An eager and a ``compile=True`` wrapper of copies of one :func:`_firing_model`, in
+    eval mode: no first-call look for silent layers, so the compiled calls are blocked at
+    once."""
+    model = _firing_model()
+    kw = {"integrator": integrator, "alpha": 0.6, "options": options}
+    eager = SNNWrapper(copy.deepcopy(model), **kw).eval()
+    return eager, SNNWrapper(copy.deepcopy(model), **kw, compile=True).eval()
+
+
 @pytest.mark.slow
 def test_compiled_vector_field_matches_eager_and_does_not_recompile():
     import torch._dynamo
@@ -54,11 +64,7 @@ def test_compiled_blocks_match_eager_values_and_gradients(integrator, options):
     import torch._dynamo
 
     torch.manual_seed(0)
-    model = _firing_model()
-    eager = SNNWrapper(copy.deepcopy(model), integrator=integrator, alpha=0.6, options=options)
-    compiled = SNNWrapper(copy.deepcopy(model), integrator=integrator, alpha=0.6, options=options, compile=True)
-    eager.eval()  # no first-call probe for silent layers: the compiled call is blocked at once
-    compiled.eval()
+    eager, compiled = _eager_and_compiled(integrator, options)
     x = 3.0 * torch.rand(21, 2, 4)  # two full blocks of 8 and a shorter one
     torch._dynamo.reset()
     out = compiled(x)
@@ -90,10 +96,7 @@ def test_compiled_blocks_record_what_eager_records():
     same spikes and membranes as eager, and the same gradients."""
 
     torch.manual_seed(1)
-    model = _firing_model()
-    options = {"history": "soe"}
-    eager = SNNWrapper(copy.deepcopy(model), alpha=0.6, options=options).eval()
-    compiled = SNNWrapper(copy.deepcopy(model), alpha=0.6, options=options, compile=True).eval()
+    eager, compiled = _eager_and_compiled(options={"history": "soe"})
     x = 3.0 * torch.rand(19, 2, 4)
     (out, rec), (want, want_rec) = compiled(x, record=True), eager(x, record=True)
     assert any("recording" in k for k in compiled._compiled_graphs)
@@ -116,10 +119,7 @@ def test_compiled_blocks_return_eager_states():
     blocks: eager's values at every grid point, and eager's gradients through them."""
 
     torch.manual_seed(2)
-    model = _firing_model()
-    options = {"history": "soe"}
-    eager = SNNWrapper(copy.deepcopy(model), alpha=0.6, options=options).eval()
-    compiled = SNNWrapper(copy.deepcopy(model), alpha=0.6, options=options, compile=True).eval()
+    eager, compiled = _eager_and_compiled(options={"history": "soe"})
     x = 3.0 * torch.rand(19, 2, 4)
     out, states = compiled(x, return_states=True)
     want, want_states = eager(x, return_states=True)
@@ -162,9 +162,8 @@ def test_compiled_blocks_stream_chunks_as_eager(monkeypatch, integrator, options
 
     monkeypatch.setattr(wrapper_module, "blocked_solve", spy)
     torch.manual_seed(3)
-    model = _firing_model()
-    eager = SNNWrapper(copy.deepcopy(model), integrator=integrator, alpha=0.6, options=options).eval()
-    compiled = SNNWrapper(copy.deepcopy(model), integrator=integrator, alpha=0.6, options=options, compile=True).eval()
+    eager, compiled = _eager_and_compiled(integrator, options)
+    before = {k: v.clone() for k, v in compiled.model.state_dict().items()}
     x = 3.0 * torch.rand(45, 2, 4)
     bounds = [0, 5, 21, 45]  # a chunk shorter than a block; chunks that end inside one
     state = want_state = None
@@ -186,5 +185,9 @@ def test_compiled_blocks_stream_chunks_as_eager(monkeypatch, integrator, options
                 assert got.first == ref.first
                 torch.testing.assert_close(got.rows, ref.rows, atol=1e-5, rtol=1e-5)
     assert blocked == [True] * 3
+    after = compiled.model.state_dict()  # the calls leave the user's model as it was
+    assert after.keys() == before.keys()
+    for name, value in before.items():
+        torch.testing.assert_close(after[name], value, atol=0.0, rtol=0.0)
     rate = float(torch.cat(spikes).mean())
     assert 0.05 < rate < 0.95, rate

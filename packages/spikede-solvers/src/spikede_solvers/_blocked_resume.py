@@ -16,16 +16,10 @@ import torch
 from torch import Tensor
 
 from spikede_solvers._blocked import BlockPlan
-from spikede_solvers._resume import History, Saved, history_options
+from spikede_solvers._resume import History, Saved, kept_from, saved_history
 from spikede_solvers._soe import SoeTail
 
 __all__ = ["carry_from_history", "history_from_carry"]
-
-
-def _last(plan: BlockPlan) -> int:
-    """The virtual index of the grid's last point."""
-    assert plan.problem is not None
-    return plan.problem.n_points - 1
 
 
 def carry_from_history(plan: BlockPlan, history: History) -> tuple[Tensor, ...]:
@@ -46,57 +40,33 @@ def carry_from_history(plan: BlockPlan, history: History) -> tuple[Tensor, ...]:
     return tuple(carry)
 
 
-def history_from_carry(plan: BlockPlan, carry: Sequence[Tensor], y0: Sequence[Tensor]) -> History:
+def history_from_carry(plan: BlockPlan, carry: Sequence[Tensor]) -> History:
     """The :class:`History` at the grid's last point from the carry there, as
     :func:`~spikede_solvers.solve` saves it (``return_history=True``)."""
     problem = plan.problem
     assert problem is not None
-    last = _last(plan)
-    y0 = tuple(y0)
+    last = problem.n_points - 1
     if plan.method == "euler":
-        y, saved, shift = tuple(carry), (None,) * len(y0), last
-    else:
-        y, saved_list, shift = [], [], last
-        for c, (start, window, tail) in enumerate(zip(y0, plan.windows, plan.tails)):
-            sums, recent, z = carry[3 * c : 3 * c + 3]
-            y.append(start + z.view(start.shape))
-            # A short full history (no tail fitted) keeps every row, as solve's buffer.
-            first = 0 if tail is None and problem.memory is None else max(0, last - window + 1)
-            rows = _rows(torch.cat([recent, z[None]]), last - first + 1)
-            rows = rows.reshape(rows.shape[0], *start.shape)
-            keep_sums = tail is not None and last >= window
-            saved_list.append(
-                Saved(
-                    rows,
-                    first + problem.offset,
-                    sums.reshape(-1, *start.shape).clone() if keep_sums else None,
-                    problem.offset,
-                    _saved_tail(tail, start) if keep_sums else None,
-                )
+        return saved_history("euler", problem, last, tuple(carry), (None,) * len(carry), {})
+    y, saved, shift = [], [], last
+    for c, (start, window, tail) in enumerate(zip(problem.y0, plan.windows, plan.tails)):
+        sums, recent, z = carry[3 * c : 3 * c + 3]
+        y.append(start + z.view(start.shape))
+        # A short full history (no tail fitted) keeps every row, as solve's buffer.
+        first = 0 if tail is None and problem.memory is None else max(0, last - window + 1)
+        rows = _rows(torch.cat([recent, z[None]]), last - first + 1)
+        keep_sums = tail is not None and last >= window
+        saved.append(
+            Saved(
+                rows.reshape(rows.shape[0], *start.shape),
+                first + problem.offset,
+                sums.reshape(-1, *start.shape).clone() if keep_sums else None,
+                problem.offset,
+                _saved_tail(tail, start) if keep_sums else None,
             )
-            # The first time the continued solve still needs (as solve's export).
-            if keep_sums:
-                shift = min(shift, first - 1)
-            elif problem.memory is not None:
-                shift = min(shift, max(0, last - problem.memory))
-            else:
-                shift = 0
-        y, saved = tuple(y), tuple(saved_list)
-    orders = tuple(
-        (None if comp.orders is None else comp.orders.detach().clone(), None) for comp in problem.components
-    )
-    return History(
-        method=plan.method,
-        times=problem.t[shift:].detach().clone(),
-        offset=problem.offset + shift,
-        y=y,
-        y0=y0,
-        saved=saved,
-        carry={},
-        orders=orders,
-        memory=problem.memory,
-        history_options=history_options(problem.options),
-    )
+        )
+        shift = min(shift, kept_from(first, keep_sums, problem))
+    return saved_history("gl", problem, shift, tuple(y), tuple(saved), {})
 
 
 def _rows(carried: Tensor, count: int) -> Tensor:

@@ -33,7 +33,7 @@ from spikede_solvers._soe import SoeTail
 from spikede_solvers._stream import StreamingHistory
 from spikede_solvers._stream_exact import ExactStreamingHistory
 
-__all__ = ["History", "Saved", "export_history", "restore_history"]
+__all__ = ["History", "Saved", "export_history", "kept_from", "restore_history", "saved_history"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -261,13 +261,7 @@ def export_history(
         sum_parts = [None] * count if sums is None else _split(sums, comp_shapes, sums.shape[0])
         for r, s in zip(parts, sum_parts):
             saved.append(Saved(r, first + problem.offset, s, sum_start + problem.offset, tail))
-        # The first point the continued solve keeps (see the module doc).
-        if sums is not None:
-            shift = min(shift, first - 1)
-        elif problem.memory is not None:
-            shift = min(shift, max(0, n_end - problem.memory))
-        else:
-            shift = 0
+        shift = min(shift, kept_from(first, sums is not None, problem))
         k += count
     if not saved:
         saved = [None] * len(problem.y0)
@@ -277,6 +271,30 @@ def export_history(
         if fused is not None and value:
             value = fused.split(value[0])
         carry[name] = value
+    return saved_history(method, problem, shift, tuple(y), tuple(saved), carry)
+
+
+def kept_from(first: int, has_sums: bool, problem: Problem) -> int:
+    """The first point a continued solve needs of one buffer whose saved rows start at
+    ``first`` (see the module doc): the point before them with running sums, the last
+    ``memory`` steps' with short memory, else every point."""
+    if has_sums:
+        return first - 1
+    if problem.memory is not None:
+        return max(0, problem.n_points - 1 - problem.memory)
+    return 0
+
+
+def saved_history(
+    method: str,
+    problem: Problem,
+    shift: int,
+    y: tuple[Tensor, ...],
+    saved: tuple[Saved | None, ...],
+    carry: dict[str, tuple[Tensor, ...]],
+) -> History:
+    """The :class:`History` of a solve of ``problem`` ending in state ``y``, keeping the
+    grid from point ``shift`` on."""
     orders = tuple(
         (
             None if c.orders is None else c.orders.detach().clone(),
@@ -288,9 +306,9 @@ def export_history(
         method=method,
         times=problem.t[shift:].detach().clone(),
         offset=problem.offset + shift,
-        y=tuple(y),
+        y=y,
         y0=tuple(problem.y0),
-        saved=tuple(saved),
+        saved=saved,
         carry=carry,
         orders=orders,
         memory=problem.memory,

@@ -89,7 +89,7 @@ def blocked_solve(
         carry=None if initial_history is None else carry_from_history(plan, initial_history),
         end_carry=return_history,
     )
-    saved = None if end is None else history_from_carry(plan, end, y0)
+    saved = None if end is None else history_from_carry(plan, end)
     if not keep_states:
         return aux, None, nfe, saved
     return aux[: len(aux) - len(y0)], aux[len(aux) - len(y0) :], nfe, saved

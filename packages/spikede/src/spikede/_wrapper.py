@@ -668,8 +668,8 @@ class SNNWrapper(nn.Module):
                     f"interpolated between samples) or a method that accepts it: {accepting}"
                 )
         blocked = None
-        # The first training call's look for silent layers compiles no blocks (the
-        # per-step recording graph it needs compiles faster).
+        # The first training call's look for silent layers (once per wrapper) runs
+        # eager, per step: compiling its recording graph would serve one call.
         if self.compile and not probe_silence and output_time is None:
             blocked = blocked_solve(
                 self._compiled(), args, v0, grid, run_method, alphas, coefs, opts,
